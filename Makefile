@@ -1,0 +1,56 @@
+# Versions of the code generators. .ci/run installs exactly these.
+BUF_VERSION            := v1.75.0
+PROTOC_GEN_GO_VERSION  := v1.36.12
+PROTOC_GEN_GRPC_VERSION := v1.6.2
+GRPC_GATEWAY_VERSION   := v2.33.0
+PROTOVALIDATE_VERSION  := v1.2.2
+
+GOBIN ?= $(shell go env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: all build test test-short generate protodeps lint tools check-generated dev fmt
+
+all: build
+
+build:
+	go build -o bin/consulta ./cmd/consulta
+
+## test: the full test suite (real Postgres, Redis and NATS; see README).
+test:
+	go test -race -count=1 ./...
+
+## tools: install buf and the protoc plugins at pinned versions.
+tools:
+	@command -v buf >/dev/null 2>&1 && buf --version | grep -qx "$(BUF_VERSION:v%=%)" || go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GRPC_VERSION)
+	go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+	go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
+
+## protodeps: copy third-party .proto files from the Go module cache into .protodeps/.
+protodeps:
+	@dir=$$(go mod download -json github.com/bufbuild/protovalidate@$(PROTOVALIDATE_VERSION) | sed -n 's/.*"Dir": "\(.*\)",/\1/p'); \
+	test -n "$$dir" || { echo "could not download github.com/bufbuild/protovalidate@$(PROTOVALIDATE_VERSION)"; exit 1; }; \
+	mkdir -p .protodeps/buf/validate && install -m 0644 $$dir/proto/protovalidate/buf/validate/validate.proto .protodeps/buf/validate/validate.proto
+
+## generate: regenerate pkg/gen and docs/openapi from proto/.
+generate: protodeps
+	buf format -w
+	buf generate
+
+lint: protodeps
+	buf lint
+	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt would change:"; echo "$$out"; exit 1; }
+	go vet ./...
+
+## check-generated: fail when `make generate` would change committed files.
+check-generated: generate
+	@git diff --exit-code -- pkg/gen docs/openapi proto || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- pkg/gen docs/openapi)" || { git status --porcelain -- pkg/gen docs/openapi; echo "generated code is stale: run make generate and commit"; exit 1; }
+
+## breaking: compare the API with the main branch.
+breaking: protodeps
+	buf breaking --against '.git#branch=main'
+
+dev:
+	go run ./cmd/consulta dev
