@@ -36,6 +36,7 @@ protodeps:
 ## generate: regenerate pkg/gen and docs/openapi from proto/.
 generate: protodeps
 	buf format -w
+	rm -rf pkg/gen docs/openapi/*.json
 	buf generate
 
 lint: protodeps

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/platform"
+	"github.com/consulta-platform/consulta/pkg/telemetry"
+)
+
+// env reads the environment once, recording what is malformed.
+type env struct {
+	lookup func(string) (string, bool)
+	errs   []string
+}
+
+func (e *env) str(key, def string) string {
+	if v, ok := e.lookup(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *env) duration(key string, def time.Duration) time.Duration {
+	v, ok := e.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Sprintf("%s=%q: %v", key, v, err))
+	}
+	return d
+}
+
+func (e *env) boolean(key string, def bool) bool {
+	v, ok := e.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Sprintf("%s=%q: %v", key, v, err))
+	}
+	return b
+}
+
+func (e *env) err() error {
+	if len(e.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("bad environment: %s", strings.Join(e.errs, "; "))
+}
+
+// platformConfigFromEnv reads the Config of `consulta serve`. Every variable
+// is listed in docs/operations.md.
+func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config, *envLog, error) {
+	e := &env{lookup: lookup}
+	cfg := platform.Config{
+		DatabaseURL:      e.str("DATABASE_URL", ""),
+		RedisURL:         e.str("REDIS_URL", ""),
+		NATSURL:          e.str("NATS_URL", ""),
+		GRPCAddr:         e.str("CONSULTA_GRPC_ADDR", ":9090"),
+		HTTPAddr:         e.str("CONSULTA_HTTP_ADDR", ":8080"),
+		MetricsAddr:      e.str("CONSULTA_METRICS_ADDR", ":9100"),
+		ConsultationAddr: e.str("CONSULTA_CONSULTATION_ADDR", ""),
+		SubmissionAddr:   e.str("CONSULTA_SUBMISSION_ADDR", ""),
+		SummaryAddr:      e.str("CONSULTA_SUMMARY_ADDR", ""),
+		JobQueuePrefix:   e.str("CONSULTA_QUEUE_PREFIX", ""),
+		Migrate:          e.boolean("CONSULTA_MIGRATE", false),
+		Auth: auth.VerifierConfig{
+			JWKSURL:  e.str("CONSULTA_JWKS_URL", ""),
+			JWKSFile: e.str("CONSULTA_JWKS_FILE", ""),
+			Issuer:   e.str("CONSULTA_JWT_ISSUER", ""),
+			Audience: e.str("CONSULTA_JWT_AUDIENCE", ""),
+		},
+		JobPollInterval: e.duration("CONSULTA_JOB_POLL_INTERVAL", time.Second),
+	}
+	if r := e.str("CONSULTA_STREAM_REPLICAS", "1"); r != "" {
+		n, err := strconv.Atoi(r)
+		if err != nil || n < 1 {
+			e.errs = append(e.errs, fmt.Sprintf("CONSULTA_STREAM_REPLICAS=%q: want a positive integer", r))
+		}
+		cfg.StreamReplicas = n
+	}
+	lg := &envLog{format: e.str("CONSULTA_LOG_FORMAT", "json"), level: e.str("CONSULTA_LOG_LEVEL", "info")}
+	return cfg, lg, e.err()
+}
+
+type envLog struct{ format, level string }
+
+func (l *envLog) logger(w io.Writer) (*slog.Logger, error) {
+	return telemetry.NewLogger(w, l.format, l.level)
+}
+
+func osLookup(key string) (string, bool) { return os.LookupEnv(key) }
+
+// redact hides a password in a URL before it is printed.
+func redact(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return parsed.Redacted()
+}

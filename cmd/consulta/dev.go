@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/devenv"
+	"github.com/consulta-platform/consulta/pkg/platform"
+	"github.com/consulta-platform/consulta/pkg/telemetry"
+)
+
+// runDev runs every service in one process on embedded defaults: an
+// in-process NATS JetStream server, Postgres and Redis from the environment,
+// the machine, or started from local binaries, and the development token
+// issuer.
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	httpAddr := fs.String("http", "127.0.0.1:8080", "REST/JSON gateway address")
+	grpcAddr := fs.String("grpc", "127.0.0.1:9090", "gRPC address")
+	metricsAddr := fs.String("metrics", "127.0.0.1:9100", "Prometheus metrics address (empty disables)")
+	dataDir := fs.String("data-dir", "", "where the in-process NATS server keeps its files (default: a temporary directory, removed at exit)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	keyPath := fs.String("key", auth.DefaultDevKeyPath(), "development signing key (created when missing)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := telemetry.NewLogger(stderr, "text", *logLevel)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+
+	key, err := auth.LoadOrCreateDevKey(*keyPath)
+	if err != nil {
+		return err
+	}
+
+	dbURL, stopPG, err := devenv.Postgres(ctx, log, devenv.PostgresOptions{})
+	if err != nil {
+		return explainMissing(err)
+	}
+	defer stopPG()
+	redisURL, stopRedis, err := devenv.Redis(ctx, log)
+	if err != nil {
+		return explainMissing(err)
+	}
+	defer stopRedis()
+	storeDir := *dataDir
+	if storeDir == "" {
+		tmp, err := os.MkdirTemp("", "consulta-dev-nats-")
+		if err != nil {
+			return fmt.Errorf("NATS store dir: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		storeDir = tmp
+	} else {
+		storeDir = filepath.Join(storeDir, "nats")
+	}
+	natsURL, stopNATS, err := devenv.NATSURL(devenv.NATSOptions{Port: -1, StoreDir: storeDir, Log: log.With("component", "nats")})
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
+
+	p, err := platform.New(ctx, platform.Config{
+		Services:    platform.AllServices,
+		DatabaseURL: dbURL,
+		RedisURL:    redisURL,
+		NATSURL:     natsURL,
+		GRPCAddr:    *grpcAddr,
+		HTTPAddr:    *httpAddr,
+		MetricsAddr: *metricsAddr,
+		Auth: auth.VerifierConfig{
+			JWKS:     key.JWKS(),
+			Issuer:   auth.DevIssuer,
+			Audience: auth.DevAudience,
+		},
+		DevJWKS:         key.JWKS(),
+		JobPollInterval: 200 * time.Millisecond,
+		Migrate:         true,
+		Logger:          log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `
+Consulta is running (ready in %s).
+
+  REST/JSON  http://%s/v1/   (OpenAPI: http://%s/openapi.json)
+  gRPC       %s            (reflection on: grpcurl -plaintext %s list)
+  metrics    http://%s/metrics
+  Postgres   %s
+  Redis      %s
+  NATS       %s
+
+Tokens come from the development issuer:
+  consulta token --role colead --country BR
+  consulta token --role stakeholder --sub ana
+
+Stop with Ctrl-C.
+`, time.Since(started).Round(time.Millisecond), p.HTTPAddr(), p.HTTPAddr(), p.GRPCAddr(), p.GRPCAddr(),
+		p.MetricsAddr(), redact(dbURL), redisURL, natsURL)
+	return p.Run(ctx)
+}
+
+// explainMissing turns a missing binary into instructions.
+func explainMissing(err error) error {
+	var m *devenv.MissingError
+	if errors.As(err, &m) {
+		return fmt.Errorf("%w\n\nconsulta dev needs PostgreSQL and Redis. On Debian or Ubuntu:\n  apt-get install -y postgresql redis-server\nor point DATABASE_URL and REDIS_URL at running servers", err)
+	}
+	return err
+}

@@ -1,0 +1,66 @@
+// Command consulta is the one binary of the platform. Subcommands:
+//
+//	consulta dev       every service in one process on embedded defaults
+//	consulta serve     the selected services (--services=all|consultation,...)
+//	consulta migrate   apply the SQL migrations of each service schema
+//	consulta token     mint a development token
+//
+// This package reads flags and the environment and wires; the work is done in
+// pkg/platform and services/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "consulta:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `consulta: multi-stakeholder consultations ahead of policy dialogues
+
+Usage:
+  consulta dev                       run every service on embedded defaults
+  consulta serve [--services=all]    run services (configured by the environment)
+  consulta migrate [--services=...]  apply database migrations (DATABASE_URL)
+  consulta token --role ROLE [--country CC] [--sub ID]
+                                     mint a development token
+
+Run "consulta <command> -h" for the flags of a command.
+`
+
+func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "dev":
+		return runDev(ctx, rest, stdout, stderr)
+	case "serve":
+		return runServe(ctx, rest, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, stderr)
+	case "token":
+		return runToken(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/consulta-platform/consulta/pkg/platform"
+)
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	services := fs.String("services", "all", "services to run: all, or a comma-separated list of "+fmt.Sprint(platform.AllServices))
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, lg, err := platformConfigFromEnv(osLookup)
+	if err != nil {
+		return err
+	}
+	if cfg.Services, err = platform.ParseServices(*services); err != nil {
+		return err
+	}
+	if cfg.Logger, err = lg.logger(stderr); err != nil {
+		return err
+	}
+	if err := checkServeConfig(cfg); err != nil {
+		return err
+	}
+	p, err := platform.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx)
+}
+
+// checkServeConfig names every missing setting at once, before connecting.
+func checkServeConfig(cfg platform.Config) error {
+	var missing []error
+	needs := func(names ...string) bool {
+		for _, n := range names {
+			for _, s := range cfg.Services {
+				if s == n {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if needs("consultation", "submission", "summary") {
+		if cfg.DatabaseURL == "" {
+			missing = append(missing, errors.New("DATABASE_URL is not set"))
+		}
+		if cfg.Auth.JWKSURL == "" && cfg.Auth.JWKSFile == "" {
+			missing = append(missing, errors.New("CONSULTA_JWKS_URL or CONSULTA_JWKS_FILE is not set"))
+		}
+		if cfg.Auth.Issuer == "" || cfg.Auth.Audience == "" {
+			missing = append(missing, errors.New("CONSULTA_JWT_ISSUER and CONSULTA_JWT_AUDIENCE must be set"))
+		}
+	}
+	if needs("consultation", "submission", "summary", "worker") && cfg.NATSURL == "" {
+		missing = append(missing, errors.New("NATS_URL is not set"))
+	}
+	if needs("worker") && cfg.RedisURL == "" {
+		missing = append(missing, errors.New("REDIS_URL is not set"))
+	}
+	return errors.Join(missing...)
+}

@@ -1,0 +1,169 @@
+// Package apperr is the vocabulary of domain errors shared by every service:
+// a kind (not found, invalid, failed precondition, conflict, denied) and the
+// field it concerns. Domain code returns these; the gRPC edge translates them
+// to status codes in one place (ToStatus), so no domain package imports gRPC.
+package apperr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Kind classifies a domain error.
+type Kind int
+
+const (
+	// KindInvalid is bad input: a value the caller must change.
+	KindInvalid Kind = iota + 1
+	// KindNotFound is a reference to something that does not exist.
+	KindNotFound
+	// KindFailedPrecondition is input that is fine but not in the current state
+	// (a submission to a closed consultation).
+	KindFailedPrecondition
+	// KindConflict is a stale version in optimistic concurrency.
+	KindConflict
+	// KindDenied is an authenticated caller acting outside its scope.
+	KindDenied
+	// KindAlreadyExists is a create of something that exists.
+	KindAlreadyExists
+)
+
+// Error is a domain error about one field (Field may be empty).
+type Error struct {
+	Kind  Kind
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+func newErr(k Kind, field, format string, args ...any) error {
+	return &Error{Kind: k, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Invalid reports bad input in field.
+func Invalid(field, format string, args ...any) error {
+	return newErr(KindInvalid, field, format, args...)
+}
+
+// NotFound reports that the thing field refers to does not exist.
+func NotFound(field, format string, args ...any) error {
+	return newErr(KindNotFound, field, format, args...)
+}
+
+// FailedPrecondition reports that the request does not fit the current state.
+func FailedPrecondition(field, format string, args ...any) error {
+	return newErr(KindFailedPrecondition, field, format, args...)
+}
+
+// Conflict reports a stale version.
+func Conflict(field, format string, args ...any) error {
+	return newErr(KindConflict, field, format, args...)
+}
+
+// Denied reports a caller acting outside its scope.
+func Denied(format string, args ...any) error {
+	return newErr(KindDenied, "", format, args...)
+}
+
+// AlreadyExists reports a create of something that exists.
+func AlreadyExists(field, format string, args ...any) error {
+	return newErr(KindAlreadyExists, field, format, args...)
+}
+
+// List gathers several invalid-input errors so that a caller learns every
+// problem at once. It is itself an error of KindInvalid.
+type List []*Error
+
+func (l List) Error() string {
+	s := ""
+	for i, e := range l {
+		if i > 0 {
+			s += "; "
+		}
+		s += e.Error()
+	}
+	return s
+}
+
+// Add appends an invalid-input error about field.
+func (l *List) Add(field, format string, args ...any) {
+	*l = append(*l, &Error{Kind: KindInvalid, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Err returns the list as an error, or nil when it is empty.
+func (l List) Err() error {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+var kindCodes = map[Kind]codes.Code{
+	KindInvalid:            codes.InvalidArgument,
+	KindNotFound:           codes.NotFound,
+	KindFailedPrecondition: codes.FailedPrecondition,
+	KindConflict:           codes.Aborted,
+	KindDenied:             codes.PermissionDenied,
+	KindAlreadyExists:      codes.AlreadyExists,
+}
+
+// ToStatus translates err into a gRPC status error. Domain errors keep their
+// message and gain a BadRequest detail naming the field; context errors become
+// Canceled or DeadlineExceeded; anything else is Internal with a generic
+// message, because its text may reveal internals (the caller logs it).
+func ToStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	var list List
+	if errors.As(err, &list) {
+		return withFields(codes.InvalidArgument, list.Error(), list...)
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return withFields(kindCodes[e.Kind], e.Error(), e)
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request cancelled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	return status.Error(codes.Internal, "internal error")
+}
+
+func withFields(code codes.Code, msg string, errs ...*Error) error {
+	st := status.New(code, msg)
+	br := &errdetails.BadRequest{}
+	for _, e := range errs {
+		if e.Field != "" {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: e.Field, Description: e.Msg})
+		}
+	}
+	if len(br.FieldViolations) > 0 && code == codes.InvalidArgument {
+		if withDetails, err := st.WithDetails(br); err == nil {
+			st = withDetails
+		}
+	}
+	return st.Err()
+}
+
+// IsNotFound reports whether err is a domain not-found error.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == KindNotFound
+}

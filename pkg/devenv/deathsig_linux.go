@@ -1,0 +1,7 @@
+package devenv
+
+import "syscall"
+
+func setDeathSignal(attr *syscall.SysProcAttr, sig syscall.Signal) {
+	attr.Pdeathsig = sig
+}

@@ -1,0 +1,424 @@
+// Package platform assembles a Consulta process from the selected services:
+// it connects to Postgres, NATS and Redis, builds the gRPC and HTTP servers,
+// runs every service's background work, and shuts it all down in order. Both
+// `consulta serve` and `consulta dev` use it, as does the end-to-end test, so
+// monolithic and microservices mode run the same code.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/dbmigrate"
+	"github.com/consulta-platform/consulta/pkg/events"
+	"github.com/consulta-platform/consulta/pkg/grpcserver"
+	"github.com/consulta-platform/consulta/pkg/jobs"
+	"github.com/consulta-platform/consulta/pkg/postgres"
+	"github.com/consulta-platform/consulta/pkg/telemetry"
+	"github.com/consulta-platform/consulta/services/consultation"
+	"github.com/consulta-platform/consulta/services/gateway"
+	"github.com/consulta-platform/consulta/services/submission"
+	"github.com/consulta-platform/consulta/services/summary"
+	"github.com/consulta-platform/consulta/services/worker"
+)
+
+// AllServices are the services a process can run, in start order.
+var AllServices = []string{consultation.Name, submission.Name, summary.Name, worker.Name, gateway.Name}
+
+// ParseServices turns "all" or a comma-separated list into service names.
+func ParseServices(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "all" || strings.TrimSpace(s) == "" {
+		return slices.Clone(AllServices), nil
+	}
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(AllServices, name) {
+			return nil, fmt.Errorf("unknown service %q (known: all, %s)", name, strings.Join(AllServices, ", "))
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// Config is everything a process needs; cmd/consulta fills it from flags and
+// the environment.
+type Config struct {
+	Services []string
+
+	DatabaseURL string
+	RedisURL    string
+	NATSURL     string
+	// StreamReplicas is the replica count of the CONSULTA stream (1 for a
+	// single NATS server, 3 for a cluster).
+	StreamReplicas int
+
+	GRPCAddr    string
+	HTTPAddr    string
+	MetricsAddr string // empty disables the metrics server
+
+	Auth auth.VerifierConfig
+	// DevJWKS is served by the gateway in development only.
+	DevJWKS []byte
+
+	// Upstreams are gRPC addresses the gateway uses for services this process
+	// does not run.
+	ConsultationAddr string
+	SubmissionAddr   string
+	SummaryAddr      string
+
+	JobQueuePrefix  string
+	JobPollInterval time.Duration
+	DigestLeads     []time.Duration
+
+	// Migrate applies pending migrations of the selected services at start.
+	Migrate bool
+
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+func (c Config) runs(name string) bool { return slices.Contains(c.Services, name) }
+
+func (c Config) runsAny(names ...string) bool {
+	return slices.ContainsFunc(names, c.runs)
+}
+
+// Platform is an assembled process, ready to Run.
+type Platform struct {
+	cfg Config
+	log *slog.Logger
+
+	pool *pgxpool.Pool
+	nc   *nats.Conn
+
+	grpc    *grpcserver.Server
+	grpcLn  net.Listener
+	http    *http.Server
+	httpLn  net.Listener
+	metrics *telemetry.MetricsServer
+	conns   []*grpc.ClientConn
+
+	runners []runner
+}
+
+type runner struct {
+	name string
+	run  func(context.Context) error
+}
+
+// New connects to the infrastructure the selected services need, binds the
+// listeners and builds the services. On error everything opened is closed.
+func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p := &Platform{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	reg := telemetry.NewRegistry()
+
+	dbServices := []string{consultation.Name, submission.Name, summary.Name}
+	if cfg.runsAny(dbServices...) {
+		if cfg.Migrate {
+			var selected []string
+			for _, s := range dbServices {
+				if cfg.runs(s) {
+					selected = append(selected, s)
+				}
+			}
+			if err := dbmigrate.Up(ctx, cfg.DatabaseURL, p.log, selected...); err != nil {
+				return nil, err
+			}
+		}
+		if p.pool, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+			return nil, err
+		}
+	}
+
+	var js jetstream.JetStream
+	if cfg.runsAny(consultation.Name, submission.Name, summary.Name, worker.Name) {
+		p.nc, err = nats.Connect(cfg.NATSURL, nats.Name("consulta"), nats.MaxReconnects(-1),
+			nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(false))
+		if err != nil {
+			return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+		}
+		if js, err = jetstream.New(p.nc); err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+		if _, err := events.EnsureStream(ctx, js, cfg.StreamReplicas); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := p.buildGRPC(ctx, reg, js); err != nil {
+		return nil, err
+	}
+
+	if cfg.runs(worker.Name) {
+		w, err := worker.New(worker.Deps{
+			JetStream: js,
+			Jobs: jobs.Config{RedisURL: cfg.RedisURL, QueuePrefix: cfg.JobQueuePrefix,
+				PollInterval: cfg.JobPollInterval, Logger: p.log},
+			Logger:      p.log.With("service", worker.Name),
+			DigestLeads: cfg.DigestLeads,
+			Now:         cfg.Now,
+		})
+		if err != nil {
+			return nil, err
+		}
+		p.runners = append(p.runners, runner{worker.Name, w.Run})
+	}
+
+	if cfg.runs(gateway.Name) {
+		if err := p.buildGateway(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	if cfg.MetricsAddr != "" {
+		if p.metrics, err = telemetry.ListenMetrics(cfg.MetricsAddr, reg); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js jetstream.JetStream) error {
+	type grpcService interface {
+		Register(*grpc.Server)
+		Run(context.Context) error
+	}
+	var services []grpcService
+	var names []string
+	policy := auth.Policy{}
+	if p.cfg.runs(consultation.Name) {
+		services = append(services, consultation.New(consultation.Deps{
+			Pool: p.pool, JetStream: js, Logger: p.log.With("service", consultation.Name), Now: p.cfg.Now}))
+		names = append(names, consultation.Name)
+		policy = policy.Merge(consultation.Policy())
+	}
+	if p.cfg.runs(submission.Name) {
+		services = append(services, submission.New(submission.Deps{
+			Pool: p.pool, JetStream: js, Logger: p.log.With("service", submission.Name), Now: p.cfg.Now}))
+		names = append(names, submission.Name)
+		policy = policy.Merge(submission.Policy())
+	}
+	if p.cfg.runs(summary.Name) {
+		services = append(services, summary.New(summary.Deps{
+			Pool: p.pool, JetStream: js, Logger: p.log.With("service", summary.Name)}))
+		names = append(names, summary.Name)
+		policy = policy.Merge(summary.Policy())
+	}
+	if len(services) == 0 {
+		return nil
+	}
+	verifierCfg := p.cfg.Auth
+	if verifierCfg.Logger == nil {
+		verifierCfg.Logger = p.log
+	}
+	verifier, err := auth.NewVerifier(ctx, verifierCfg)
+	if err != nil {
+		return fmt.Errorf("token verifier: %w", err)
+	}
+	p.grpc, err = grpcserver.New(grpcserver.Config{Logger: p.log, Verifier: verifier, Policy: policy, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	for i, s := range services {
+		s.Register(p.grpc.GRPC)
+		p.runners = append(p.runners, runner{names[i], s.Run})
+	}
+	if p.grpcLn, err = net.Listen("tcp", p.cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("gRPC listen %s: %w", p.cfg.GRPCAddr, err)
+	}
+	return nil
+}
+
+func (p *Platform) buildGateway(ctx context.Context) error {
+	dial := func(name, addr string) (*grpc.ClientConn, error) {
+		if p.cfg.runs(name) {
+			// Monolithic mode: call our own server over loopback, so REST
+			// calls pass the same interceptors as gRPC calls.
+			addr = p.grpcLn.Addr().String()
+		}
+		if addr == "" {
+			return nil, fmt.Errorf("gateway needs the address of the %s service (it does not run in this process)", name)
+		}
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, fmt.Errorf("gateway: dial %s at %s: %w", name, addr, err)
+		}
+		p.conns = append(p.conns, conn)
+		return conn, nil
+	}
+	var ups gateway.Upstreams
+	var err error
+	if ups.Consultation, err = dial(consultation.Name, p.cfg.ConsultationAddr); err != nil {
+		return err
+	}
+	if ups.Submission, err = dial(submission.Name, p.cfg.SubmissionAddr); err != nil {
+		return err
+	}
+	if ups.Summary, err = dial(summary.Name, p.cfg.SummaryAddr); err != nil {
+		return err
+	}
+	h, err := gateway.New(ctx, gateway.Config{Upstreams: ups, Logger: p.log, DevJWKS: p.cfg.DevJWKS})
+	if err != nil {
+		return err
+	}
+	if p.httpLn, err = net.Listen("tcp", p.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("HTTP listen %s: %w", p.cfg.HTTPAddr, err)
+	}
+	p.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// GRPCAddr is the address of the gRPC server, or "" when none runs.
+func (p *Platform) GRPCAddr() string { return addrOf(p.grpcLn) }
+
+// HTTPAddr is the address of the gateway, or "" when it does not run.
+func (p *Platform) HTTPAddr() string { return addrOf(p.httpLn) }
+
+// MetricsAddr is the address of the metrics server, or "" when disabled.
+func (p *Platform) MetricsAddr() string {
+	if p.metrics == nil {
+		return ""
+	}
+	return p.metrics.Addr()
+}
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
+}
+
+// Run serves until ctx is cancelled, or until a part fails, and then shuts
+// down in order: stop taking requests (gRPC GracefulStop, HTTP Shutdown),
+// stop the services' background work (consumers drain, the Asynq server
+// stops, outbox relays flush), drain NATS, close the pool.
+func (p *Platform) Run(ctx context.Context) error {
+	defer p.close()
+	serveCtx, stopServing := context.WithCancelCause(ctx)
+	defer stopServing(nil)
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(p.runners)+3)
+	fail := func(name string, err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			errs <- fmt.Errorf("%s: %w", name, err)
+			stopServing(err)
+		}
+	}
+	for _, r := range p.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fail(r.name, r.run(workCtx))
+		}()
+	}
+	if p.grpc != nil {
+		go func() { fail("gRPC server", p.grpc.GRPC.Serve(p.grpcLn)) }()
+		p.grpc.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	}
+	if p.http != nil {
+		go func() {
+			if err := p.http.Serve(p.httpLn); !errors.Is(err, http.ErrServerClosed) {
+				fail("HTTP server", err)
+			}
+		}()
+	}
+	if p.metrics != nil {
+		go func() { fail("metrics server", p.metrics.Run(serveCtx)) }()
+	}
+	p.log.Info("consulta running", "services", p.cfg.Services, "grpc", p.GRPCAddr(), "http", p.HTTPAddr(), "metrics", p.MetricsAddr())
+
+	<-serveCtx.Done()
+	p.log.Info("shutting down")
+	if p.grpc != nil {
+		p.grpc.Health.Shutdown()
+		stopGracefully(p.grpc.GRPC, 10*time.Second)
+	}
+	if p.http != nil {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := p.http.Shutdown(shutdownCtx); err != nil {
+			p.log.Warn("HTTP shutdown", "err", err)
+		}
+		cancel()
+	}
+	stopWork()
+	wg.Wait()
+	if p.nc != nil {
+		if err := p.nc.Drain(); err != nil {
+			p.log.Warn("NATS drain", "err", err)
+		}
+	}
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// stopGracefully lets in-flight RPCs finish, but not forever.
+func stopGracefully(s *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		s.Stop()
+	}
+}
+
+// close releases what New opened; safe to call twice.
+func (p *Platform) close() {
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+	if p.nc != nil && !p.nc.IsClosed() {
+		p.nc.Close()
+	}
+	if p.pool != nil {
+		p.pool.Close()
+		p.pool = nil
+	}
+	// Listeners that served are closed already; these closes then fail
+	// harmlessly. They matter when New failed before Run.
+	for _, ln := range []net.Listener{p.grpcLn, p.httpLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}

@@ -1,0 +1,80 @@
+// Package gateway is the HTTP edge for outside clients: REST/JSON routes
+// translated to the gRPC APIs by grpc-gateway (so every call passes the same
+// authentication, validation and logging as a gRPC call), the OpenAPI
+// document, and, in development, the JWKS of the built-in token issuer.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+
+	"github.com/consulta-platform/consulta/docs/openapi"
+	"github.com/consulta-platform/consulta/services/consultation"
+	"github.com/consulta-platform/consulta/services/submission"
+	"github.com/consulta-platform/consulta/services/summary"
+)
+
+// Name is the service name used by `consulta serve --services`.
+const Name = "gateway"
+
+// Upstreams are the gRPC connections the routes are proxied to; in monolithic
+// mode all three are the same connection to the process's own server.
+type Upstreams struct {
+	Consultation *grpc.ClientConn
+	Submission   *grpc.ClientConn
+	Summary      *grpc.ClientConn
+}
+
+// Config configures the gateway.
+type Config struct {
+	Upstreams Upstreams
+	Logger    *slog.Logger
+	// DevJWKS, when set, is served at /.well-known/jwks.json: the public key of
+	// the development issuer. Never set in production.
+	DevJWKS []byte
+}
+
+// New builds the HTTP handler.
+func New(ctx context.Context, cfg Config) (http.Handler, error) {
+	mux := runtime.NewServeMux()
+	regs := []struct {
+		name string
+		conn *grpc.ClientConn
+		fn   func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
+	}{
+		{consultation.Name, cfg.Upstreams.Consultation, consultation.RegisterGateway},
+		{submission.Name, cfg.Upstreams.Submission, submission.RegisterGateway},
+		{summary.Name, cfg.Upstreams.Summary, summary.RegisterGateway},
+	}
+	for _, r := range regs {
+		if r.conn == nil {
+			return nil, fmt.Errorf("gateway: no upstream for %s", r.name)
+		}
+		if err := r.fn(ctx, mux, r.conn); err != nil {
+			return nil, fmt.Errorf("gateway: register %s: %w", r.name, err)
+		}
+	}
+	root := http.NewServeMux()
+	root.Handle("/v1/", mux)
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.Document)
+	})
+	if len(cfg.DevJWKS) > 0 {
+		jwks := cfg.DevJWKS
+		root.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(jwks)
+		})
+	}
+	return root, nil
+}

@@ -1,0 +1,181 @@
+// Package domain holds the rules of submissions: what a valid answer to each
+// kind of question is, and when a consultation takes submissions. The
+// questionnaire it checks against comes from the service's own read model of
+// consultations, never from a call to the consultation service.
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/consulta-platform/consulta/pkg/apperr"
+	"github.com/consulta-platform/consulta/pkg/geo"
+)
+
+// Consultation statuses as the read model holds them.
+const (
+	StatusDraft  = "draft"
+	StatusOpen   = "open"
+	StatusClosed = "closed"
+)
+
+// Question kinds.
+const (
+	KindText   = "text"
+	KindChoice = "choice"
+)
+
+// Question is what the read model keeps of a question: enough to validate.
+type Question struct {
+	ID         string   `json:"id"`
+	Required   bool     `json:"required"`
+	Kind       string   `json:"kind"`
+	MaxLength  int      `json:"max_length,omitempty"`
+	Options    []string `json:"options,omitempty"`
+	Multiple   bool     `json:"multiple,omitempty"`
+	MinChoices int      `json:"min_choices,omitempty"`
+	MaxChoices int      `json:"max_choices,omitempty"`
+}
+
+// Consultation is the read model of a consultation.
+type Consultation struct {
+	ID        string     `json:"id"`
+	Version   int64      `json:"version"`
+	Status    string     `json:"status"`
+	ClosesAt  time.Time  `json:"closes_at"`
+	Languages []string   `json:"languages"`
+	Questions []Question `json:"questions"`
+	// CoLeadCountries manage the consultation and may read its submissions.
+	CoLeadCountries []string `json:"colead_countries"`
+}
+
+// Respondent is who answers.
+type Respondent struct {
+	StakeholderType  string
+	Country          string
+	Region           string
+	OrganisationName string
+	// ContactEmail is personal data: it stays in this service.
+	ContactEmail string
+}
+
+// Answer is the answer to one question: Text for text questions, Choice for
+// choice questions.
+type Answer struct {
+	QuestionID string   `json:"question_id"`
+	Text       string   `json:"text,omitempty"`
+	Choice     []string `json:"choice,omitempty"`
+	IsChoice   bool     `json:"is_choice,omitempty"`
+}
+
+// Submission is one respondent's answers to one consultation.
+type Submission struct {
+	ID             string
+	ConsultationID string
+	Respondent     Respondent
+	Language       string
+	Answers        []Answer
+	Version        int64
+	CreatedBy      string
+	CreatedAt      time.Time
+}
+
+// Accepts checks that c takes submissions at now.
+func (c Consultation) Accepts(now time.Time) error {
+	switch {
+	case c.Status == StatusDraft:
+		// Drafts are not public: do not confirm they exist.
+		return apperr.NotFound("consultation_id", "consultation %s not found", c.ID)
+	case c.Status != StatusOpen:
+		return apperr.FailedPrecondition("consultation_id", "consultation %s is %s and takes no submissions", c.ID, c.Status)
+	case !now.Before(c.ClosesAt):
+		return apperr.FailedPrecondition("consultation_id", "consultation %s closed at %s", c.ID, c.ClosesAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Check validates s against the questionnaire of c and canonicalises its
+// language. An empty language means the consultation's first language.
+func (c Consultation) Check(s *Submission) error {
+	var errs apperr.List
+	if err := geo.Country(s.Respondent.Country); err != nil {
+		errs.Add("respondent.country", "%v", err)
+	}
+	if s.Language == "" && len(c.Languages) > 0 {
+		s.Language = c.Languages[0]
+	} else if lang, err := geo.Language(s.Language); err != nil {
+		errs.Add("language", "%v", err)
+	} else if !slices.Contains(c.Languages, lang) {
+		errs.Add("language", "%s is not one of the consultation's languages %v", lang, c.Languages)
+	} else {
+		s.Language = lang
+	}
+	byID := make(map[string]Question, len(c.Questions))
+	for _, q := range c.Questions {
+		byID[q.ID] = q
+	}
+	answered := map[string]bool{}
+	for i, a := range s.Answers {
+		field := fmt.Sprintf("answers[%d]", i)
+		q, ok := byID[a.QuestionID]
+		if !ok {
+			errs.Add(field+".question_id", "unknown question %q", a.QuestionID)
+			continue
+		}
+		if answered[a.QuestionID] {
+			errs.Add(field+".question_id", "question %q is answered twice", a.QuestionID)
+			continue
+		}
+		answered[a.QuestionID] = !a.empty()
+		checkAnswer(&errs, field, q, a)
+	}
+	for _, q := range c.Questions {
+		if q.Required && !answered[q.ID] {
+			errs.Add("answers", "question %q is required", q.ID)
+		}
+	}
+	return errs.Err()
+}
+
+func (a Answer) empty() bool { return a.Text == "" && len(a.Choice) == 0 }
+
+func checkAnswer(errs *apperr.List, field string, q Question, a Answer) {
+	switch q.Kind {
+	case KindText:
+		if a.IsChoice {
+			errs.Add(field, "question %q takes a text answer", q.ID)
+			return
+		}
+		if n := utf8.RuneCountInString(a.Text); q.MaxLength > 0 && n > q.MaxLength {
+			errs.Add(field+".text", "%d characters is over the limit of %d for question %q", n, q.MaxLength, q.ID)
+		}
+		if !utf8.ValidString(a.Text) {
+			errs.Add(field+".text", "is not valid UTF-8")
+		}
+	case KindChoice:
+		if !a.IsChoice {
+			errs.Add(field, "question %q takes a choice answer", q.ID)
+			return
+		}
+		for j, opt := range a.Choice {
+			if !slices.Contains(q.Options, opt) {
+				errs.Add(fmt.Sprintf("%s.choice.option_ids[%d]", field, j), "question %q has no option %q", q.ID, opt)
+			}
+		}
+		n := len(a.Choice)
+		switch {
+		case n == 0:
+			// Unanswered; the required check reports it when it matters.
+		case !q.Multiple && n > 1:
+			errs.Add(field+".choice.option_ids", "question %q takes one option, got %d", q.ID, n)
+		case q.Multiple && n < max(q.MinChoices, 1):
+			errs.Add(field+".choice.option_ids", "question %q takes at least %d options, got %d", q.ID, max(q.MinChoices, 1), n)
+		case q.Multiple && q.MaxChoices > 0 && n > q.MaxChoices:
+			errs.Add(field+".choice.option_ids", "question %q takes at most %d options, got %d", q.ID, q.MaxChoices, n)
+		}
+	default:
+		errs.Add(field, "question %q has a kind this service does not know (%q)", q.ID, q.Kind)
+	}
+}

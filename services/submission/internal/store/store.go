@@ -1,0 +1,147 @@
+// Package store keeps submissions and the consultation read model in the
+// submission schema. Personal data (contact email) is stored here and nowhere
+// else.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/consulta-platform/consulta/pkg/apperr"
+	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
+	"github.com/consulta-platform/consulta/pkg/outbox"
+	"github.com/consulta-platform/consulta/pkg/postgres"
+	"github.com/consulta-platform/consulta/services/submission/internal/domain"
+)
+
+// Schema is the Postgres schema this service owns.
+const Schema = "submission"
+
+// Store reads and writes the submission schema.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool is the store's pool, for consumers that write in their own transaction.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// ApplyConsultation stores c in the read model unless it already holds the
+// same or a newer version, so redelivered and reordered events converge on
+// the latest state.
+func ApplyConsultation(ctx context.Context, tx pgx.Tx, c domain.Consultation) error {
+	doc, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode consultation %s: %w", c.ID, err)
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO submission.consultations (id, version, status, closes_at, document, updated_at)
+		VALUES ($1, $2, $3, $4, $5, now())
+		ON CONFLICT (id) DO UPDATE
+		SET version = EXCLUDED.version, status = EXCLUDED.status, closes_at = EXCLUDED.closes_at,
+		    document = EXCLUDED.document, updated_at = now()
+		WHERE submission.consultations.version < EXCLUDED.version`,
+		c.ID, c.Version, c.Status, c.ClosesAt, doc)
+	if err != nil {
+		return fmt.Errorf("apply consultation %s v%d: %w", c.ID, c.Version, err)
+	}
+	return nil
+}
+
+// Consultation returns the read model of consultation id.
+func (s *Store) Consultation(ctx context.Context, id string) (domain.Consultation, error) {
+	var c domain.Consultation
+	var doc []byte
+	err := s.pool.QueryRow(ctx, `SELECT document FROM submission.consultations WHERE id = $1`, id).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, apperr.NotFound("consultation_id", "consultation %s not found", id)
+	}
+	if err != nil {
+		return c, fmt.Errorf("read consultation %s: %w", id, err)
+	}
+	if err := json.Unmarshal(doc, &c); err != nil {
+		return c, fmt.Errorf("decode consultation %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// StakeholderTypeExists reports whether id is a known stakeholder type.
+func (s *Store) StakeholderTypeExists(ctx context.Context, id string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM submission.stakeholder_types WHERE id = $1)`, id).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("stakeholder type %s: %w", id, err)
+	}
+	return ok, nil
+}
+
+// Region returns the region of country: EU, LAC, or OTHER for any country
+// that is not an Alliance member.
+func (s *Store) Region(ctx context.Context, country string) (string, error) {
+	var region string
+	err := s.pool.QueryRow(ctx, `SELECT region FROM submission.countries WHERE code = $1`, country).Scan(&region)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "OTHER", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("region of %s: %w", country, err)
+	}
+	return region, nil
+}
+
+// CreateSubmission inserts sub and its events in one transaction.
+func (s *Store) CreateSubmission(ctx context.Context, sub domain.Submission, evs ...*eventsv1.Envelope) error {
+	answers, err := json.Marshal(sub.Answers)
+	if err != nil {
+		return fmt.Errorf("encode answers: %w", err)
+	}
+	return postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		r := sub.Respondent
+		_, err := tx.Exec(ctx, `
+			INSERT INTO submission.submissions
+			  (id, consultation_id, stakeholder_type, country, region, organisation_name, contact_email,
+			   language, answers, version, created_by, created_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+			sub.ID, sub.ConsultationID, r.StakeholderType, r.Country, r.Region, r.OrganisationName, r.ContactEmail,
+			sub.Language, answers, sub.Version, sub.CreatedBy, sub.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("insert submission %s: %w", sub.ID, err)
+		}
+		for _, ev := range evs {
+			if err := outbox.Add(ctx, tx, Schema, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Submission returns submission id.
+func (s *Store) Submission(ctx context.Context, id string) (domain.Submission, error) {
+	var sub domain.Submission
+	var answers []byte
+	r := &sub.Respondent
+	err := s.pool.QueryRow(ctx, `
+		SELECT id, consultation_id, stakeholder_type, country, region, organisation_name, contact_email,
+		       language, answers, version, created_by, created_at
+		FROM submission.submissions WHERE id = $1`, id).Scan(
+		&sub.ID, &sub.ConsultationID, &r.StakeholderType, &r.Country, &r.Region, &r.OrganisationName, &r.ContactEmail,
+		&sub.Language, &answers, &sub.Version, &sub.CreatedBy, &sub.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sub, apperr.NotFound("id", "submission %s not found", id)
+	}
+	if err != nil {
+		return sub, fmt.Errorf("get submission %s: %w", id, err)
+	}
+	if err := json.Unmarshal(answers, &sub.Answers); err != nil {
+		return sub, fmt.Errorf("decode answers of %s: %w", id, err)
+	}
+	return sub, nil
+}

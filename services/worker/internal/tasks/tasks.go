@@ -1,0 +1,115 @@
+// Package tasks defines the worker's Asynq tasks: their type names
+// (<area>:<verb>), typed payloads, constructors with deterministic task ids,
+// and handlers.
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/consulta-platform/consulta/pkg/jobs"
+)
+
+// Task types.
+const (
+	TypeTranslateSubmission = "translation:translate"
+	TypeSendDigest          = "digest:send"
+)
+
+// TranslateSubmission asks for the texts of a submission in the other
+// languages of its consultation.
+type TranslateSubmission struct {
+	SubmissionID   string `json:"submission_id"`
+	ConsultationID string `json:"consultation_id"`
+	Version        int64  `json:"version"`
+	Language       string `json:"language"`
+	// TextAnswers is how many free-text answers there are to translate.
+	TextAnswers int `json:"text_answers"`
+}
+
+// NewTranslateSubmission builds the job. Its id names the submission version,
+// so a redelivered event enqueues nothing new while an edit (a new version)
+// is translated again.
+func NewTranslateSubmission(p TranslateSubmission) (jobs.Job, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return jobs.Job{}, fmt.Errorf("encode %s: %w", TypeTranslateSubmission, err)
+	}
+	return jobs.Job{
+		Task: asynq.NewTask(TypeTranslateSubmission, b),
+		ID:   TranslateSubmissionID(p.SubmissionID, p.Version),
+	}, nil
+}
+
+// TranslateSubmissionID is the task id of the translation of one submission version.
+func TranslateSubmissionID(submissionID string, version int64) string {
+	return fmt.Sprintf("translate:submission:%s:v%d", submissionID, version)
+}
+
+// SendDigest sends the secretariat and co-leads a digest ahead of a dialogue.
+type SendDigest struct {
+	DialogueID string        `json:"dialogue_id"`
+	StartsAt   time.Time     `json:"starts_at"`
+	Lead       time.Duration `json:"lead"`
+}
+
+// NewSendDigest builds the digest job due Lead before StartsAt. The id names
+// the dialogue, the lead and the start time, so a redelivered event changes
+// nothing while a rescheduled dialogue gets new digests.
+func NewSendDigest(p SendDigest) (jobs.Job, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return jobs.Job{}, fmt.Errorf("encode %s: %w", TypeSendDigest, err)
+	}
+	return jobs.Job{
+		Task:      asynq.NewTask(TypeSendDigest, b),
+		ID:        SendDigestID(p.DialogueID, p.Lead, p.StartsAt),
+		ProcessAt: p.StartsAt.Add(-p.Lead),
+	}, nil
+}
+
+// SendDigestID is the task id of one digest of a dialogue.
+func SendDigestID(dialogueID string, lead time.Duration, startsAt time.Time) string {
+	return fmt.Sprintf("digest:dialogue:%s:%s:%d", dialogueID, lead, startsAt.Unix())
+}
+
+// Handlers runs the tasks.
+type Handlers struct {
+	Logger *slog.Logger
+}
+
+// Mux routes each task type to its handler.
+func (h Handlers) Mux() *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(TypeTranslateSubmission, h.translateSubmission)
+	mux.HandleFunc(TypeSendDigest, h.sendDigest)
+	return mux
+}
+
+// translateSubmission will call the machine-translation backend (a later
+// issue); for now it validates the payload and records that the job ran.
+func (h Handlers) translateSubmission(ctx context.Context, t *asynq.Task) error {
+	var p TranslateSubmission
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode %s: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	h.Logger.InfoContext(ctx, "translation job ran", "submission_id", p.SubmissionID, "version", p.Version,
+		"language", p.Language, "text_answers", p.TextAnswers)
+	return nil
+}
+
+// sendDigest will assemble and mail the digest (a later issue); for now it
+// records that the digest fell due.
+func (h Handlers) sendDigest(ctx context.Context, t *asynq.Task) error {
+	var p SendDigest
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode %s: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	h.Logger.InfoContext(ctx, "digest due", "dialogue_id", p.DialogueID, "starts_at", p.StartsAt, "lead", p.Lead)
+	return nil
+}

@@ -1,0 +1,165 @@
+// Package worker turns events into jobs and runs them on Asynq: a new
+// submission becomes a translation job, a scheduled dialogue becomes digest
+// jobs ahead of it. Every job has a deterministic task id derived from the
+// event, so a redelivered event never makes a second job; the worker
+// acknowledges an event only once its jobs are in Redis.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/consulta-platform/consulta/pkg/consumer"
+	"github.com/consulta-platform/consulta/pkg/events"
+	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
+	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
+	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
+	"github.com/consulta-platform/consulta/pkg/jobs"
+	"github.com/consulta-platform/consulta/services/worker/internal/tasks"
+)
+
+// Name is the service name used by `consulta serve --services`.
+const Name = "worker"
+
+// Durable consumers of the worker.
+const (
+	SubmissionsConsumer = "worker-submissions"
+	DialoguesConsumer   = "worker-dialogues"
+)
+
+// DefaultDigestLeads are how long before a dialogue its digests go out.
+var DefaultDigestLeads = []time.Duration{7 * 24 * time.Hour, 24 * time.Hour}
+
+// Deps is what the worker needs from the process.
+type Deps struct {
+	JetStream jetstream.JetStream
+	Jobs      jobs.Config
+	Logger    *slog.Logger
+	// DigestLeads overrides DefaultDigestLeads.
+	DigestLeads []time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Service is the worker.
+type Service struct {
+	deps   Deps
+	client *jobs.Client
+}
+
+// New connects the worker's Asynq client.
+func New(d Deps) (*Service, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if len(d.DigestLeads) == 0 {
+		d.DigestLeads = DefaultDigestLeads
+	}
+	c, err := jobs.NewClient(d.Jobs)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{deps: d, client: c}, nil
+}
+
+// Run consumes events and works jobs until ctx is cancelled. On the way out it
+// drains the consumers first, then stops the Asynq server, letting running
+// jobs finish.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.client.Close()
+	srv, err := jobs.NewServer(s.deps.Jobs)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(tasks.Handlers{Logger: s.deps.Logger}.Mux()); err != nil {
+		return fmt.Errorf("start asynq server: %w", err)
+	}
+	defer srv.Shutdown()
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return consumer.Run(ctx, consumer.Config{
+			JetStream: s.deps.JetStream,
+			Durable:   SubmissionsConsumer,
+			Subjects:  []string{events.SubmissionReceived},
+			Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
+		}, s.onSubmission)
+	})
+	g.Go(func() error {
+		return consumer.Run(ctx, consumer.Config{
+			JetStream: s.deps.JetStream,
+			Durable:   DialoguesConsumer,
+			Subjects:  []string{events.DialogueScheduled},
+			Logger:    s.deps.Logger.With("consumer", DialoguesConsumer),
+		}, s.onDialogue)
+	})
+	return g.Wait()
+}
+
+func (s *Service) onSubmission(ctx context.Context, env *eventsv1.Envelope) error {
+	ev := &submissionv1.SubmissionReceivedEvent{}
+	if err := events.Payload(env, ev); err != nil {
+		return consumer.Permanent(err)
+	}
+	sub := ev.GetSubmission()
+	texts := 0
+	for _, a := range sub.GetAnswers() {
+		if a.GetText() != "" {
+			texts++
+		}
+	}
+	job, err := tasks.NewTranslateSubmission(tasks.TranslateSubmission{
+		SubmissionID:   sub.GetId(),
+		ConsultationID: sub.GetConsultationId(),
+		Version:        sub.GetVersion(),
+		Language:       sub.GetLanguage(),
+		TextAnswers:    texts,
+	})
+	if err != nil {
+		return consumer.Permanent(err)
+	}
+	_, err = s.client.Enqueue(ctx, job)
+	return err
+}
+
+func (s *Service) onDialogue(ctx context.Context, env *eventsv1.Envelope) error {
+	ev := &consultationv1.DialogueScheduledEvent{}
+	if err := events.Payload(env, ev); err != nil {
+		return consumer.Permanent(err)
+	}
+	d := ev.GetDialogue()
+	startsAt := d.GetStartsAt().AsTime()
+	now := s.deps.Now()
+	for _, lead := range s.deps.DigestLeads {
+		if !startsAt.Add(-lead).After(now) {
+			// Scheduled too late for this digest: the dialogue is nearer than
+			// the lead time. The later digests still go out.
+			s.deps.Logger.InfoContext(ctx, "digest skipped: due time has passed", "dialogue_id", d.GetId(), "lead", lead)
+			continue
+		}
+		job, err := tasks.NewSendDigest(tasks.SendDigest{DialogueID: d.GetId(), StartsAt: startsAt, Lead: lead})
+		if err != nil {
+			return consumer.Permanent(err)
+		}
+		if _, err := s.client.Enqueue(ctx, job); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TranslateSubmissionTaskID is the task id of the translation job of a
+// submission version, for operators and tests that inspect the queue.
+func TranslateSubmissionTaskID(submissionID string, version int64) string {
+	return tasks.TranslateSubmissionID(submissionID, version)
+}
+
+// DigestTaskID is the task id of the digest due lead before a dialogue.
+func DigestTaskID(dialogueID string, lead time.Duration, startsAt time.Time) string {
+	return tasks.SendDigestID(dialogueID, lead, startsAt)
+}
