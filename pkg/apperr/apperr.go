@@ -1,13 +1,13 @@
 // Package apperr is the vocabulary of domain errors shared by every service:
 // a kind (not found, invalid, failed precondition, conflict, denied) and the
-// field it concerns. Domain code returns these; the gRPC edge translates them
-// to status codes in one place (ToStatus), so no domain package imports gRPC.
+// field it concerns. Domain code and handlers return these; the gRPC edge
+// (pkg/grpcserver) translates them to status codes in one place with Status.
 package apperr
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -118,48 +118,47 @@ var kindCodes = map[Kind]codes.Code{
 	KindAlreadyExists:      codes.AlreadyExists,
 }
 
-// ToStatus translates err into a gRPC status error. Domain errors keep their
-// message and gain a BadRequest detail naming the field; context errors become
-// Canceled or DeadlineExceeded; anything else is Internal with a generic
-// message, because its text may reveal internals (the caller logs it).
-func ToStatus(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
+// Status translates a domain error into a gRPC status: its kind gives the
+// code, its text the message, and invalid input gains a google.rpc.BadRequest
+// detail naming each field. ok is false when err is not a domain error; the
+// gRPC edge (pkg/grpcserver) then treats it as internal.
+func Status(err error) (st *status.Status, ok bool) {
 	var list List
 	if errors.As(err, &list) {
-		return withFields(codes.InvalidArgument, list.Error(), list...)
+		return InvalidStatus("", list...), true
 	}
 	var e *Error
 	if errors.As(err, &e) {
-		return withFields(kindCodes[e.Kind], e.Error(), e)
+		if e.Kind == KindInvalid {
+			return InvalidStatus("", e), true
+		}
+		return status.New(kindCodes[e.Kind], e.Error()), true
 	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "request cancelled")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
-	}
-	return status.Error(codes.Internal, "internal error")
+	return nil, false
 }
 
-func withFields(code codes.Code, msg string, errs ...*Error) error {
-	st := status.New(code, msg)
+// InvalidStatus is the one shape of an invalid-argument status, whichever
+// layer found the problem: "prefix: field: msg; field: msg" with a
+// google.rpc.BadRequest detail listing each field.
+func InvalidStatus(prefix string, errs ...*Error) *status.Status {
+	var b strings.Builder
+	b.WriteString(prefix)
 	br := &errdetails.BadRequest{}
-	for _, e := range errs {
-		if e.Field != "" {
-			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: e.Field, Description: e.Msg})
+	for i, e := range errs {
+		switch {
+		case i > 0:
+			b.WriteString("; ")
+		case prefix != "":
+			b.WriteString(": ")
 		}
+		b.WriteString(e.Error())
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: e.Field, Description: e.Msg})
 	}
-	if len(br.FieldViolations) > 0 && code == codes.InvalidArgument {
-		if withDetails, err := st.WithDetails(br); err == nil {
-			st = withDetails
-		}
+	st := status.New(codes.InvalidArgument, b.String())
+	if withDetails, err := st.WithDetails(br); err == nil {
+		st = withDetails
 	}
-	return st.Err()
+	return st
 }
 
 // IsNotFound reports whether err is a domain not-found error.

@@ -157,10 +157,12 @@ func (k *DevKey) JWKS() []byte {
 // Mint signs a token for p valid for ttl, issued by DevIssuer for
 // DevAudience.
 func (k *DevKey) Mint(p Principal, ttl time.Duration) (string, error) {
-	return k.mintAt(p, time.Now(), ttl)
+	return k.MintAt(p, time.Now(), ttl)
 }
 
-func (k *DevKey) mintAt(p Principal, now time.Time, ttl time.Duration) (string, error) {
+// MintAt signs a token as if issued at now; tests use it for tokens that have
+// already expired.
+func (k *DevKey) MintAt(p Principal, now time.Time, ttl time.Duration) (string, error) {
 	if ttl <= 0 {
 		return "", fmt.Errorf("mint token: ttl %v is not positive", ttl)
 	}

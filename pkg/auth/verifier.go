@@ -216,6 +216,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 // keyFor is the jwt.Keyfunc: it finds the key named by the token's kid and
 // checks that the token's algorithm is the one that key is for.
 func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		// RFC 7515 4.1.11: extensions a token marks critical must be
+		// understood, and none are.
+		return nil, tokenErr("unsupported critical header parameters (crit)")
+	}
 	kid, _ := t.Header["kid"].(string)
 	if kid == "" {
 		return nil, tokenErr("missing key id (kid) in token header")

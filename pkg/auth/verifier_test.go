@@ -157,7 +157,7 @@ func TestVerifyRejects(t *testing.T) {
 		t.Fatalf("baseline token rejected: %v", err)
 	}
 
-	expired, err := k.mintAt(Principal{Subject: "u", Role: RoleStakeholder}, now.Add(-2*time.Hour), time.Hour)
+	expired, err := k.MintAt(Principal{Subject: "u", Role: RoleStakeholder}, now.Add(-2*time.Hour), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +184,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"expired", expired, "token expired"},
 		{"forged with trusted kid", sign(t, jwt.SigningMethodEdDSA, other.priv, k.kid, c), "bad signature"},
 		{"forged with own kid", sign(t, jwt.SigningMethodEdDSA, other.priv, other.kid, c), "unknown key id"},
+		{"crit header", critToken(t, k, c), "critical header"},
 		{"missing kid", sign(t, jwt.SigningMethodEdDSA, k.priv, "", c), "missing key id"},
 		{"tampered payload", tampered, "bad signature"},
 		{"wrong issuer", sign(t, jwt.SigningMethodEdDSA, k.priv, k.kid, with(c, "iss", "evil")), `wrong issuer "evil"`},
@@ -534,4 +535,15 @@ func TestNewVerifierFailsWhenJWKSUnreachable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("err = %v, want a 503 fetch failure", err)
 	}
+}
+
+func critToken(t *testing.T, k *DevKey, c jwt.MapClaims) string {
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+	tok.Header["kid"] = k.kid
+	tok.Header["crit"] = []string{"exp-ext"}
+	s, err := tok.SignedString(k.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

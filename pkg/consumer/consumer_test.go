@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 func setup(t *testing.T) jetstream.JetStream {
 	t.Helper()
+	t.Parallel()
 	nc, err := nats.Connect(testenv.NATS(t))
 	if err != nil {
 		t.Fatalf("connect nats: %v", err)
@@ -64,7 +66,10 @@ func start(t *testing.T, js jetstream.JetStream, h consumer.Handler) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	r := &running{cancel: cancel, done: make(chan struct{})}
-	cfg := consumer.Config{JetStream: js, Durable: "test", Subjects: []string{events.SubmissionReceived}}
+	cfg := consumer.Config{
+		JetStream: js, Durable: "test", Subjects: []string{events.SubmissionReceived},
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
 	go func() {
 		defer close(r.done)
 		r.err = consumer.Run(ctx, cfg, h)
@@ -265,6 +270,7 @@ func TestShutdownWaitsForInFlightHandler(t *testing.T) {
 }
 
 func TestRunRejectsIncompleteConfig(t *testing.T) {
+	t.Parallel()
 	err := consumer.Run(t.Context(), consumer.Config{}, func(context.Context, *eventsv1.Envelope) error { return nil })
 	if err == nil {
 		t.Fatal("Run accepted a config without JetStream, Durable and Subjects")
@@ -272,6 +278,7 @@ func TestRunRejectsIncompleteConfig(t *testing.T) {
 }
 
 func TestPermanentNil(t *testing.T) {
+	t.Parallel()
 	if consumer.Permanent(nil) != nil {
 		t.Fatal("Permanent(nil) != nil")
 	}

@@ -82,7 +82,7 @@ func Postgres(ctx context.Context, log *slog.Logger, opts PostgresOptions) (url 
 			log.Info("postgres: using the local server", "addr", LocalPostgresAddr, "database", opts.Database)
 			return u, func() {}, nil
 		}
-		log.Debug("postgres: no usable local server", "addr", LocalPostgresAddr, "err", err)
+		log.Info("postgres: no usable local server, starting a throwaway cluster", "addr", LocalPostgresAddr, "err", err)
 	}
 	c, err := startPostgres(ctx, log, opts)
 	if err != nil {

@@ -46,7 +46,7 @@ func Redis(ctx context.Context, log *slog.Logger) (url string, stop func(), err 
 			log.Info("redis: using the local server", "addr", LocalRedisAddr)
 			return "redis://" + LocalRedisAddr + "/0", func() {}, nil
 		}
-		log.Debug("redis: no usable local server", "addr", LocalRedisAddr, "err", err)
+		log.Info("redis: no usable local server, starting a throwaway one", "addr", LocalRedisAddr, "err", err)
 	}
 	return StartRedis(ctx, log)
 }

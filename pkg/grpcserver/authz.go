@@ -54,6 +54,9 @@ func (a *authorizer) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 // authorize finds the caller, puts it in the context and applies the policy.
 func (a *authorizer) authorize(ctx context.Context, method string) (context.Context, error) {
 	if isOpen(method) {
+		if ci := callInfoFrom(ctx); ci != nil {
+			ci.role = auth.RolePublic
+		}
 		return auth.WithPrincipal(ctx, auth.Principal{Role: auth.RolePublic}), nil
 	}
 	p, err := a.principal(ctx)

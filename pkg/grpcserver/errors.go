@@ -2,11 +2,11 @@ package grpcserver
 
 import (
 	"errors"
-	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/consulta-platform/consulta/pkg/apperr"
 )
 
 // FieldViolation is one thing wrong with a request: the path of the field
@@ -41,28 +41,11 @@ func InvalidRequest(msgName string, violations ...FieldViolation) error {
 }
 
 func invalid(prefix string, violations []FieldViolation) error {
-	var b strings.Builder
-	b.WriteString(prefix)
-	br := &errdetails.BadRequest{}
+	errs := make([]*apperr.Error, len(violations))
 	for i, v := range violations {
-		if i == 0 {
-			b.WriteString(": ")
-		} else {
-			b.WriteString("; ")
-		}
-		b.WriteString(v.String())
-		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
-			Field:       v.Field,
-			Description: v.Description,
-		})
+		errs[i] = &apperr.Error{Kind: apperr.KindInvalid, Field: v.Field, Msg: v.Description}
 	}
-	st := status.New(codes.InvalidArgument, b.String())
-	if len(br.FieldViolations) > 0 {
-		if withDetails, err := st.WithDetails(br); err == nil {
-			st = withDetails
-		}
-	}
-	return st.Err()
+	return apperr.InvalidStatus(prefix, errs...).Err()
 }
 
 // FieldViolations returns the violations in err's google.rpc.BadRequest

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/consulta-platform/consulta/pkg/apperr"
 	"github.com/consulta-platform/consulta/pkg/auth"
 )
 
@@ -57,8 +58,9 @@ func statusStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handl
 	return edgeError(handler(srv, ss))
 }
 
-// edgeError makes sure what a handler returns is a gRPC status. Context
-// errors get their codes. Any other plain error would reach the caller as
+// edgeError makes sure what a handler returns is a gRPC status: this is the
+// one place where domain errors (pkg/apperr) become codes. Context errors get
+// their codes. Any other plain error would reach the caller as
 // codes.Unknown with its text, which may reveal internals; it becomes
 // codes.Internal with the message "internal error" for the caller (and the
 // metrics), while the logging interceptor still logs its text.
@@ -68,6 +70,9 @@ func edgeError(err error) error {
 	}
 	if _, ok := status.FromError(err); ok {
 		return err
+	}
+	if st, ok := apperr.Status(err); ok {
+		return st.Err()
 	}
 	if st := status.FromContextError(err); st.Code() != codes.Unknown {
 		return st.Err()
@@ -101,9 +106,17 @@ func logCall(ctx context.Context, logger *slog.Logger, method string, ci *callIn
 		attrs = append(attrs, slog.String("role", string(ci.role)))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", errorText(err)))
 	}
 	logger.LogAttrs(ctx, levelFor(code), "grpc call", attrs...)
+}
+
+// errorText is the status message, and for a withCause also its cause.
+func errorText(err error) string {
+	if wc, ok := err.(*withCause); ok {
+		return wc.Error()
+	}
+	return status.Convert(err).Message()
 }
 
 // levelFor is Info for success and for errors that are the caller's doing,

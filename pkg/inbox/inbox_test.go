@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,6 +29,7 @@ const consumerName = "test_projection"
 // counter that the handler increments, so applying an event twice shows.
 func setup(t *testing.T) *pgxpool.Pool {
 	t.Helper()
+	t.Parallel()
 	pool := testenv.Pool(t)
 	_, err := pool.Exec(t.Context(), `
 		CREATE TABLE summary.test_effects (id int PRIMARY KEY, applied int NOT NULL);
@@ -199,6 +201,7 @@ func TestRedeliveryThroughJetStream(t *testing.T) {
 	go func() {
 		done <- consumer.Run(ctx, consumer.Config{
 			JetStream: js, Durable: consumerName, Subjects: []string{events.SubmissionReceived},
+			Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		}, inbox.Handler(pool, "summary", consumerName, inc.apply))
 	}()
 

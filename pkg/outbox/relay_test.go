@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -31,10 +32,17 @@ type env struct {
 	pool   *pgxpool.Pool
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	log    *slog.Logger
+}
+
+// config is a relay configuration for the test's database and server.
+func (e env) config() RelayConfig {
+	return RelayConfig{Pool: e.pool, Schema: schema, JetStream: e.js, Logger: e.log}
 }
 
 func setup(t *testing.T) env {
 	t.Helper()
+	t.Parallel()
 	pool := testenv.Pool(t)
 	nc, err := nats.Connect(testenv.NATS(t))
 	if err != nil {
@@ -49,7 +57,8 @@ func setup(t *testing.T) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env{pool: pool, js: js, stream: stream}
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return env{pool: pool, js: js, stream: stream, log: log}
 }
 
 func newEvent(t *testing.T) *eventsv1.Envelope {
@@ -178,7 +187,7 @@ func TestAddRejectsInvalidEnvelope(t *testing.T) {
 func TestLateCommitIsNotSkipped(t *testing.T) {
 	e := setup(t)
 	ctx := t.Context()
-	relay := NewRelay(RelayConfig{Pool: e.pool, Schema: schema, JetStream: e.js})
+	relay := NewRelay(e.config())
 
 	a, b := newEvent(t), newEvent(t)
 	txA, err := e.pool.Begin(ctx)
@@ -243,8 +252,9 @@ func TestConcurrentWritersAndReplicas(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var relays sync.WaitGroup
 	for range 2 {
-		r := NewRelay(RelayConfig{Pool: e.pool, Schema: schema, JetStream: e.js,
-			BatchSize: 7, PollInterval: 200 * time.Millisecond})
+		cfg := e.config()
+		cfg.BatchSize, cfg.PollInterval = 7, 200*time.Millisecond
+		r := NewRelay(cfg)
 		r.pub = counter
 		relays.Go(func() {
 			if err := r.Run(ctx); err != nil {
@@ -320,6 +330,7 @@ func flushUntilCrash(t *testing.T, r *Relay) {
 }
 
 func TestRestartMidBatch(t *testing.T) {
+	t.Parallel()
 	const n = 10
 	tests := []struct {
 		name       string
@@ -341,7 +352,8 @@ func TestRestartMidBatch(t *testing.T) {
 				add(t, e.pool, ev)
 				want = append(want, ev)
 			}
-			cfg := RelayConfig{Pool: e.pool, Schema: schema, JetStream: e.js, BatchSize: tt.batchSize}
+			cfg := e.config()
+			cfg.BatchSize = tt.batchSize
 
 			crashing := NewRelay(cfg)
 			crashing.pub = &crashingPublisher{inner: e.js, after: tt.crashAfter}
@@ -386,7 +398,9 @@ func listenerPID(t *testing.T, pool *pgxpool.Pool) int32 {
 func TestWakeOnCommit(t *testing.T) {
 	e := setup(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	relay := NewRelay(RelayConfig{Pool: e.pool, Schema: schema, JetStream: e.js, PollInterval: time.Minute})
+	cfg := e.config()
+	cfg.PollInterval = time.Minute
+	relay := NewRelay(cfg)
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(ctx) }()
 
@@ -436,7 +450,9 @@ func TestRunFlushesOnShutdown(t *testing.T) {
 	cancel()
 	ev := newEvent(t)
 	add(t, e.pool, ev)
-	relay := NewRelay(RelayConfig{Pool: e.pool, Schema: schema, JetStream: e.js, PollInterval: time.Minute})
+	cfg := e.config()
+	cfg.PollInterval = time.Minute
+	relay := NewRelay(cfg)
 	if err := relay.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +462,8 @@ func TestRunFlushesOnShutdown(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	e := setup(t)
 	reg := prometheus.NewRegistry()
-	cfg := RelayConfig{Pool: e.pool, Schema: schema, JetStream: e.js, Registerer: reg}
+	cfg := e.config()
+	cfg.Registerer = reg
 	relay := NewRelay(cfg)
 	_ = NewRelay(cfg) // a second replica shares the collectors
 	for range 3 {

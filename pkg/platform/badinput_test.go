@@ -98,11 +98,10 @@ func TestBadSubmissionsAreRefusedAndWriteNothing(t *testing.T) {
 			Answers:        []*submissionv1.Answer{{QuestionId: "q1", Value: &submissionv1.Answer_Text{Text: "Sí"}}},
 		}
 	}
-	expired, err := h.key.Mint(auth.Principal{Subject: "ana", Role: auth.RoleStakeholder}, time.Nanosecond)
+	expired, err := h.key.MintAt(auth.Principal{Subject: "ana", Role: auth.RoleStakeholder}, time.Now().Add(-2*time.Hour), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Millisecond)
 
 	cases := []struct {
 		name     string

@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/dbmigrate"
@@ -345,7 +344,7 @@ func (p *Platform) Run(ctx context.Context) error {
 	}
 	if p.grpc != nil {
 		go func() { fail("gRPC server", p.grpc.GRPC.Serve(p.grpcLn)) }()
-		p.grpc.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		p.grpc.MarkServing()
 	}
 	if p.http != nil {
 		go func() {
@@ -362,8 +361,9 @@ func (p *Platform) Run(ctx context.Context) error {
 	<-serveCtx.Done()
 	p.log.Info("shutting down")
 	if p.grpc != nil {
-		p.grpc.Health.Shutdown()
-		stopGracefully(p.grpc.GRPC, 10*time.Second)
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		p.grpc.Stop(stopCtx)
+		cancel()
 	}
 	if p.http != nil {
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -385,20 +385,6 @@ func (p *Platform) Run(ctx context.Context) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
-}
-
-// stopGracefully lets in-flight RPCs finish, but not forever.
-func stopGracefully(s *grpc.Server, timeout time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		s.GracefulStop()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(timeout):
-		s.Stop()
-	}
 }
 
 // close releases what New opened; safe to call twice.

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -214,5 +212,5 @@ func countRows(t *testing.T, pool *pgxpool.Pool, table string) int {
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m))
+	testenv.Main(m)
 }

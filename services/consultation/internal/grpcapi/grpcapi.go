@@ -6,7 +6,6 @@ package grpcapi
 import (
 	"context"
 
-	"github.com/consulta-platform/consulta/pkg/apperr"
 	"github.com/consulta-platform/consulta/pkg/auth"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	"github.com/consulta-platform/consulta/services/consultation/internal/app"
@@ -26,7 +25,7 @@ func New(a *app.App) *Server { return &Server{app: a} }
 func (s *Server) CreateDialogue(ctx context.Context, r *consultationv1.CreateDialogueRequest) (*consultationv1.CreateDialogueResponse, error) {
 	d, err := s.app.CreateDialogue(ctx, auth.FromContext(ctx), protoconv.DialogueFromCreate(r))
 	if err != nil {
-		return nil, apperr.ToStatus(err)
+		return nil, err
 	}
 	return &consultationv1.CreateDialogueResponse{Dialogue: protoconv.Dialogue(d)}, nil
 }
@@ -35,7 +34,7 @@ func (s *Server) CreateDialogue(ctx context.Context, r *consultationv1.CreateDia
 func (s *Server) GetDialogue(ctx context.Context, r *consultationv1.GetDialogueRequest) (*consultationv1.GetDialogueResponse, error) {
 	d, err := s.app.GetDialogue(ctx, r.GetId())
 	if err != nil {
-		return nil, apperr.ToStatus(err)
+		return nil, err
 	}
 	return &consultationv1.GetDialogueResponse{Dialogue: protoconv.Dialogue(d)}, nil
 }
@@ -44,7 +43,7 @@ func (s *Server) GetDialogue(ctx context.Context, r *consultationv1.GetDialogueR
 func (s *Server) CreateConsultation(ctx context.Context, r *consultationv1.CreateConsultationRequest) (*consultationv1.CreateConsultationResponse, error) {
 	c, err := s.app.CreateConsultation(ctx, auth.FromContext(ctx), protoconv.ConsultationFromCreate(r))
 	if err != nil {
-		return nil, apperr.ToStatus(err)
+		return nil, err
 	}
 	return &consultationv1.CreateConsultationResponse{Consultation: protoconv.Consultation(c)}, nil
 }
@@ -53,7 +52,7 @@ func (s *Server) CreateConsultation(ctx context.Context, r *consultationv1.Creat
 func (s *Server) GetConsultation(ctx context.Context, r *consultationv1.GetConsultationRequest) (*consultationv1.GetConsultationResponse, error) {
 	c, err := s.app.GetConsultation(ctx, auth.FromContext(ctx), r.GetId())
 	if err != nil {
-		return nil, apperr.ToStatus(err)
+		return nil, err
 	}
 	return &consultationv1.GetConsultationResponse{Consultation: protoconv.Consultation(c)}, nil
 }
@@ -62,7 +61,7 @@ func (s *Server) GetConsultation(ctx context.Context, r *consultationv1.GetConsu
 func (s *Server) OpenConsultation(ctx context.Context, r *consultationv1.OpenConsultationRequest) (*consultationv1.OpenConsultationResponse, error) {
 	c, err := s.app.OpenConsultation(ctx, auth.FromContext(ctx), r.GetId(), r.GetVersion())
 	if err != nil {
-		return nil, apperr.ToStatus(err)
+		return nil, err
 	}
 	return &consultationv1.OpenConsultationResponse{Consultation: protoconv.Consultation(c)}, nil
 }
@@ -71,7 +70,7 @@ func (s *Server) OpenConsultation(ctx context.Context, r *consultationv1.OpenCon
 func (s *Server) CloseConsultation(ctx context.Context, r *consultationv1.CloseConsultationRequest) (*consultationv1.CloseConsultationResponse, error) {
 	c, err := s.app.CloseConsultation(ctx, auth.FromContext(ctx), r.GetId(), r.GetVersion())
 	if err != nil {
-		return nil, apperr.ToStatus(err)
+		return nil, err
 	}
 	return &consultationv1.CloseConsultationResponse{Consultation: protoconv.Consultation(c)}, nil
 }

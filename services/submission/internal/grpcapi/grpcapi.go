@@ -6,7 +6,6 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/consulta-platform/consulta/pkg/apperr"
 	"github.com/consulta-platform/consulta/pkg/auth"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/services/submission/internal/app"
@@ -38,7 +37,7 @@ func (s *Server) CreateSubmission(ctx context.Context, r *submissionv1.CreateSub
 		Answers:  app.AnswersFromProto(r.GetAnswers()),
 	})
 	if err != nil {
-		return nil, apperr.ToStatus(err)
+		return nil, err
 	}
 	return &submissionv1.CreateSubmissionResponse{Submission: toProto(sub, true)}, nil
 }
@@ -48,7 +47,7 @@ func (s *Server) GetSubmission(ctx context.Context, r *submissionv1.GetSubmissio
 	p := auth.FromContext(ctx)
 	sub, err := s.app.Get(ctx, p, r.GetId())
 	if err != nil {
-		return nil, apperr.ToStatus(err)
+		return nil, err
 	}
 	// Contact data goes to the secretariat and the respondent, not to co-leads.
 	showContact := p.Role == auth.RoleSecretariat || (p.Subject != "" && p.Subject == sub.CreatedBy)

@@ -6,7 +6,6 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/consulta-platform/consulta/pkg/apperr"
 	summaryv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/summary/v1"
 	"github.com/consulta-platform/consulta/services/summary/internal/store"
 )
@@ -24,7 +23,7 @@ func New(st *store.Store) *Server { return &Server{store: st} }
 func (s *Server) GetSummary(ctx context.Context, r *summaryv1.GetSummaryRequest) (*summaryv1.GetSummaryResponse, error) {
 	c, err := s.store.Counts(ctx, r.GetConsultationId())
 	if err != nil {
-		return nil, apperr.ToStatus(err)
+		return nil, err
 	}
 	out := &summaryv1.Summary{
 		ConsultationId:    c.ConsultationID,

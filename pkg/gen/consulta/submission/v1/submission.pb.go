@@ -343,7 +343,8 @@ type CreateSubmissionRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	ConsultationId string                 `protobuf:"bytes,1,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
 	Respondent     *Respondent            `protobuf:"bytes,2,opt,name=respondent,proto3" json:"respondent,omitempty"`
-	// BCP 47 tag of the language of the answers; one of the consultation's languages.
+	// BCP 47 tag of the language of the answers; one of the consultation's
+	// languages. Empty means the consultation's first language.
 	Language      string    `protobuf:"bytes,3,opt,name=language,proto3" json:"language,omitempty"`
 	Answers       []*Answer `protobuf:"bytes,4,rep,name=answers,proto3" json:"answers,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -573,13 +574,13 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"\aanswers\x18\x05 \x03(\v2\x1e.consulta.submission.v1.AnswerR\aanswers\x12\x18\n" +
 	"\aversion\x18\x06 \x01(\x03R\aversion\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xa9\x02\n" +
+	"createTime\"\xac\x02\n" +
 	"\x17CreateSubmissionRequest\x121\n" +
 	"\x0fconsultation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econsultationId\x12J\n" +
 	"\n" +
 	"respondent\x18\x02 \x01(\v2\".consulta.submission.v1.RespondentB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"respondent\x12J\n" +
-	"\blanguage\x18\x03 \x01(\tB.\xbaH+r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\blanguage\x12C\n" +
+	"respondent\x12M\n" +
+	"\blanguage\x18\x03 \x01(\tB1\xbaH.\xd8\x01\x01r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\blanguage\x12C\n" +
 	"\aanswers\x18\x04 \x03(\v2\x1e.consulta.submission.v1.AnswerB\t\xbaH\x06\x92\x01\x03\x10\xac\x02R\aanswers\"^\n" +
 	"\x18CreateSubmissionResponse\x12B\n" +
 	"\n" +

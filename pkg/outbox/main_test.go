@@ -1,0 +1,9 @@
+package outbox
+
+import (
+	"testing"
+
+	"github.com/consulta-platform/consulta/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }

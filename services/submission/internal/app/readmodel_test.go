@@ -1,0 +1,71 @@
+package app
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/consulta-platform/consulta/pkg/events"
+	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
+	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
+	"github.com/consulta-platform/consulta/pkg/postgres"
+	"github.com/consulta-platform/consulta/pkg/testenv"
+	"github.com/consulta-platform/consulta/services/submission/internal/domain"
+	"github.com/consulta-platform/consulta/services/submission/internal/store"
+)
+
+const consultationID = "0190b6c4-0000-7000-8000-0000000000aa"
+
+func consultationAt(version int64, status consultationv1.ConsultationStatus) *consultationv1.Consultation {
+	return &consultationv1.Consultation{
+		Id: consultationID, Version: version, Status: status,
+		Languages: []string{"es"}, ClosesAt: timestamppb.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)),
+		Questions: []*consultationv1.Question{{Id: "q1", Kind: &consultationv1.Question_TextQuestion{
+			TextQuestion: &consultationv1.TextQuestion{MaxLength: int32(100 * version)}}}},
+	}
+}
+
+func envelope(t *testing.T, typ string, payload proto.Message, version int64) *eventsv1.Envelope {
+	t.Helper()
+	env, err := events.New(typ, events.Aggregate{Type: "consultation", ID: consultationID, Version: version}, payload, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// TestReadModelConvergesWhateverTheOrder applies one history in several
+// orders, with repeats, and expects the latest version every time.
+func TestReadModelConvergesWhateverTheOrder(t *testing.T) {
+	ctx := context.Background()
+	history := []*eventsv1.Envelope{
+		envelope(t, events.ConsultationDrafted, &consultationv1.ConsultationDraftedEvent{
+			Consultation: consultationAt(1, consultationv1.ConsultationStatus_CONSULTATION_STATUS_DRAFT)}, 1),
+		envelope(t, events.ConsultationOpened, &consultationv1.ConsultationOpenedEvent{
+			Consultation: consultationAt(2, consultationv1.ConsultationStatus_CONSULTATION_STATUS_OPEN)}, 2),
+		envelope(t, events.ConsultationClosed, &consultationv1.ConsultationClosedEvent{
+			Consultation: consultationAt(3, consultationv1.ConsultationStatus_CONSULTATION_STATUS_CLOSED)}, 3),
+	}
+	orders := [][]int{{0, 1, 2}, {2, 1, 0}, {1, 2, 0, 1}, {0, 0, 2, 2, 1}}
+	for _, order := range orders {
+		pool := testenv.Pool(t)
+		for _, i := range order {
+			err := postgres.InTx(ctx, pool, func(tx pgx.Tx) error { return ApplyConsultationEvent(ctx, tx, history[i]) })
+			if err != nil {
+				t.Fatalf("order %v: apply event %d: %v", order, i, err)
+			}
+		}
+		got, err := store.New(pool).Consultation(ctx, consultationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ReadModel(consultationAt(3, consultationv1.ConsultationStatus_CONSULTATION_STATUS_CLOSED))
+		if got.Version != 3 || got.Status != domain.StatusClosed || got.Questions[0].MaxLength != want.Questions[0].MaxLength {
+			t.Errorf("order %v: read model = %+v, want %+v", order, got, want)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package domain
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/consulta-platform/consulta/pkg/apperr"
+)
+
+var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+var questionnaire = Consultation{
+	ID: "c1", Version: 3, Status: StatusOpen, ClosesAt: now.Add(time.Hour), Languages: []string{"es", "pt-BR"},
+	Questions: []Question{
+		{ID: "text", Required: true, Kind: KindText, MaxLength: 10},
+		{ID: "one", Kind: KindChoice, Options: []string{"a", "b", "c"}},
+		{ID: "many", Kind: KindChoice, Multiple: true, MinChoices: 2, MaxChoices: 3, Options: []string{"a", "b", "c", "d"}},
+	},
+}
+
+func valid() Submission {
+	return Submission{
+		Respondent: Respondent{StakeholderType: "academia", Country: "PT"},
+		Language:   "pt-br",
+		Answers: []Answer{
+			{QuestionID: "text", Text: "olá"},
+			{QuestionID: "one", IsChoice: true, Choice: []string{"b"}},
+			{QuestionID: "many", IsChoice: true, Choice: []string{"a", "d"}},
+		},
+	}
+}
+
+func TestCheckAcceptsValid(t *testing.T) {
+	s := valid()
+	if err := questionnaire.Check(&s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Language != "pt-BR" {
+		t.Errorf("language = %s, want the canonical pt-BR", s.Language)
+	}
+	s.Language = ""
+	if err := questionnaire.Check(&s); err != nil || s.Language != "es" {
+		t.Errorf("empty language: %v, %s; want the consultation's first language", err, s.Language)
+	}
+}
+
+func TestCheckRefuses(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(s *Submission)
+		field  string
+	}{
+		{"missing required", func(s *Submission) { s.Answers = s.Answers[1:] }, "answers"},
+		{"empty required", func(s *Submission) { s.Answers[0].Text = "" }, "answers"},
+		{"unknown question", func(s *Submission) { s.Answers = append(s.Answers, Answer{QuestionID: "nope", Text: "x"}) }, "answers[3].question_id"},
+		{"answered twice", func(s *Submission) { s.Answers = append(s.Answers, s.Answers[0]) }, "answers[3].question_id"},
+		{"text too long", func(s *Submission) { s.Answers[0].Text = "ñññññññññññ" }, "answers[0].text"},
+		{"choice for a text question", func(s *Submission) { s.Answers[0] = Answer{QuestionID: "text", IsChoice: true, Choice: []string{"a"}} }, "answers[0]"},
+		{"text for a choice question", func(s *Submission) { s.Answers[1] = Answer{QuestionID: "one", Text: "b"} }, "answers[1]"},
+		{"unknown option", func(s *Submission) { s.Answers[1].Choice = []string{"z"} }, "answers[1].choice.option_ids[0]"},
+		{"two options for single choice", func(s *Submission) { s.Answers[1].Choice = []string{"a", "b"} }, "answers[1].choice.option_ids"},
+		{"too few options", func(s *Submission) { s.Answers[2].Choice = []string{"a"} }, "answers[2].choice.option_ids"},
+		{"too many options", func(s *Submission) { s.Answers[2].Choice = []string{"a", "b", "c", "d"} }, "answers[2].choice.option_ids"},
+		{"language not offered", func(s *Submission) { s.Language = "fr" }, "language"},
+		{"not a language", func(s *Submission) { s.Language = "??" }, "language"},
+		{"not a country", func(s *Submission) { s.Respondent.Country = "QQ" }, "respondent.country"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := valid()
+			tc.mutate(&s)
+			err := questionnaire.Check(&s)
+			var list apperr.List
+			if !errors.As(err, &list) {
+				t.Fatalf("err = %v, want an apperr.List", err)
+			}
+			for _, e := range list {
+				if e.Field == tc.field {
+					return
+				}
+			}
+			t.Errorf("no error about %s in %v", tc.field, err)
+		})
+	}
+}
+
+func TestAccepts(t *testing.T) {
+	if err := questionnaire.Accepts(now); err != nil {
+		t.Errorf("open consultation: %v", err)
+	}
+	late := questionnaire
+	if err := late.Accepts(late.ClosesAt); err == nil || !strings.Contains(err.Error(), "closed at") {
+		t.Errorf("at the deadline: %v", err)
+	}
+	for status, kind := range map[string]apperr.Kind{StatusClosed: apperr.KindFailedPrecondition, StatusDraft: apperr.KindNotFound} {
+		c := questionnaire
+		c.Status = status
+		var e *apperr.Error
+		if err := c.Accepts(now); !errors.As(err, &e) || e.Kind != kind {
+			t.Errorf("status %s: %v, want kind %v", status, err, kind)
+		}
+	}
+}
