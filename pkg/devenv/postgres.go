@@ -215,7 +215,11 @@ func startPostgres(ctx context.Context, log *slog.Logger, opts PostgresOptions) 
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("postgres: initdb: %w\n%s", err, strings.TrimSpace(string(out)))
+		hint := ""
+		if cred != nil {
+			hint = fmt.Sprintf(" (initdb ran as user %s, who needs access to %s)", cmp.Or(opts.RunAs, "postgres"), dir)
+		}
+		return nil, fmt.Errorf("postgres: initdb%s: %w\n%s", hint, err, strings.TrimSpace(string(out)))
 	}
 
 	args := []string{"-D", dataDir,
@@ -265,7 +269,8 @@ func startPostgres(ctx context.Context, log *slog.Logger, opts PostgresOptions) 
 }
 
 func runPostgres(binary, dir, logPath string, args []string, cred *credential) (*child, error) {
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// Truncated at each attempt, so that the log speaks of this one only.
+	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}

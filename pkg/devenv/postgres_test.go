@@ -238,3 +238,18 @@ func TestMissingErrorMessage(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
+
+func TestPostgresAsRootWithoutUser(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: only root runs the cluster as another user")
+	}
+	if _, err := findPostgresBinaries(""); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	_, _, err := Postgres(t.Context(), testLogger(t), PostgresOptions{ForceThrowaway: true, RunAs: "consulta-no-such-user"})
+	var missing *MissingError
+	if !errors.As(err, &missing) || !strings.Contains(err.Error(), "useradd") {
+		t.Fatalf("err = %v, want a *MissingError saying how to create the user", err)
+	}
+}

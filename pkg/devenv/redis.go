@@ -146,7 +146,8 @@ func startRedis(ctx context.Context, log *slog.Logger) (_ *redisServer, err erro
 }
 
 func runRedis(binary, dir, logPath string, port int) (*child, error) {
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// Truncated at each attempt, so that the log speaks of this one only.
+	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,123 @@
+package jobs
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/consulta-platform/consulta/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func testConfig(t *testing.T) Config {
+	return Config{RedisURL: testenv.RedisURL(t), QueuePrefix: testenv.UniqueName(t) + ":", PollInterval: 50 * time.Millisecond}
+}
+
+// TestEnqueueIsIdempotentByID enqueues the same job from many goroutines, as
+// redelivered events would, and expects one task that runs once.
+func TestEnqueueIsIdempotentByID(t *testing.T) {
+	cfg := testConfig(t)
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	job := Job{Task: asynq.NewTask("test:run", []byte(`{}`)), ID: "run:1"}
+
+	var created atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := c.Enqueue(context.Background(), job)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				created.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if created.Load() != 1 {
+		t.Fatalf("%d enqueues created a task, want 1", created.Load())
+	}
+
+	var ran atomic.Int32
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("test:run", func(context.Context, *asynq.Task) error { ran.Add(1); return nil })
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+
+	insp, err := NewInspector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer insp.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := insp.GetTaskInfo(cfg.Queue(QueueDefault), job.ID)
+		if err == nil && info.State == asynq.TaskStateCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task not completed: %v %v", info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A late redelivery after completion still finds the retained id.
+	if ok, err := c.Enqueue(context.Background(), job); ok || err != nil {
+		t.Errorf("enqueue after completion: created=%v err=%v, want false, nil", ok, err)
+	}
+	if ran.Load() != 1 {
+		t.Errorf("task ran %d times, want 1", ran.Load())
+	}
+}
+
+func TestEnqueueNeedsAnID(t *testing.T) {
+	c, err := NewClient(testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Enqueue(context.Background(), Job{Task: asynq.NewTask("test:run", nil)}); err == nil {
+		t.Error("enqueue without an id succeeded")
+	}
+}
+
+func TestScheduledJob(t *testing.T) {
+	cfg := testConfig(t)
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	at := time.Now().Add(72 * time.Hour).Truncate(time.Second)
+	if _, err := c.Enqueue(context.Background(), Job{Task: asynq.NewTask("test:later", nil), ID: "later:1", ProcessAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	insp, err := NewInspector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer insp.Close()
+	info, err := insp.GetTaskInfo(cfg.Queue(QueueDefault), "later:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != asynq.TaskStateScheduled || !info.NextProcessAt.Equal(at) {
+		t.Errorf("task %s at %s, want scheduled at %s", info.State, info.NextProcessAt, at)
+	}
+}
