@@ -49,9 +49,17 @@ check-generated: generate
 	@git diff --exit-code -- pkg/gen docs/openapi proto || { echo "generated code is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- pkg/gen docs/openapi)" || { git status --porcelain -- pkg/gen docs/openapi; echo "generated code is stale: run make generate and commit"; exit 1; }
 
-## breaking: compare the API with the main branch.
+## breaking: compare the API with the main branch. The main tree is exported
+## to a temporary directory and given the same .protodeps, because those are
+## not committed and buf cannot fetch them.
+BREAKING_AGAINST ?= main
 breaking: protodeps
-	buf breaking --against '.git#branch=main'
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	git archive $(BREAKING_AGAINST) | tar -x -C "$$tmp" && \
+	if [ ! -f "$$tmp/buf.yaml" ]; then echo "$(BREAKING_AGAINST) has no buf.yaml: nothing to compare"; exit 0; fi && \
+	cp -r .protodeps "$$tmp/" && \
+	(cd "$$tmp" && buf build proto -o against.binpb) && \
+	buf breaking proto --against "$$tmp/against.binpb"
 
 dev:
 	go run ./cmd/consulta dev
