@@ -64,7 +64,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else {
 		storeDir = filepath.Join(storeDir, "nats")
 	}
-	natsURL, stopNATS, err := devenv.NATSURL(devenv.NATSOptions{Port: -1, StoreDir: storeDir, Log: log.With("component", "nats")})
+	// The NATS server's own notices drown the platform's; show its warnings only.
+	natsLog, err := telemetry.NewLogger(stderr, "text", "warn")
+	if err != nil {
+		return err
+	}
+	natsURL, stopNATS, err := devenv.NATSURL(devenv.NATSOptions{Port: -1, StoreDir: storeDir, Log: natsLog.With("component", "nats")})
 	if err != nil {
 		return err
 	}
@@ -96,7 +101,7 @@ Consulta is running (ready in %s).
 
   REST/JSON  http://%s/v1/   (OpenAPI: http://%s/openapi.json)
   gRPC       %s            (reflection on: grpcurl -plaintext %s list)
-  metrics    http://%s/metrics
+  metrics    %s
   Postgres   %s
   Redis      %s
   NATS       %s
@@ -107,7 +112,7 @@ Tokens come from the development issuer:
 
 Stop with Ctrl-C.
 `, time.Since(started).Round(time.Millisecond), p.HTTPAddr(), p.HTTPAddr(), p.GRPCAddr(), p.GRPCAddr(),
-		p.MetricsAddr(), redact(dbURL), redisURL, natsURL)
+		metricsURL(p.MetricsAddr()), redact(dbURL), redisURL, natsURL)
 	return p.Run(ctx)
 }
 
@@ -118,4 +123,11 @@ func explainMissing(err error) error {
 		return fmt.Errorf("%w\n\nconsulta dev needs PostgreSQL and Redis. On Debian or Ubuntu:\n  apt-get install -y postgresql redis-server\nor point DATABASE_URL and REDIS_URL at running servers", err)
 	}
 	return err
+}
+
+func metricsURL(addr string) string {
+	if addr == "" {
+		return "(disabled)"
+	}
+	return "http://" + addr + "/metrics"
 }

@@ -68,6 +68,7 @@ func openConsultation(t *testing.T, h *harness, colead string) *consultationv1.C
 }
 
 func TestBadSubmissionsAreRefusedAndWriteNothing(t *testing.T) {
+	t.Parallel()
 	h := startPlatform(t)
 	colead := h.token(auth.RoleColead, "ES", "colead-es")
 	stakeholder := h.token(auth.RoleStakeholder, "", "ana")
@@ -176,6 +177,7 @@ func TestBadSubmissionsAreRefusedAndWriteNothing(t *testing.T) {
 // TestRESTMapsErrorsToHTTP checks that the gateway keeps the field names and
 // turns codes into the matching HTTP statuses.
 func TestRESTMapsErrorsToHTTP(t *testing.T) {
+	t.Parallel()
 	h := startPlatform(t)
 	stakeholder := h.token(auth.RoleStakeholder, "", "ana")
 	code, body := h.rest("POST", "/v1/dialogues", stakeholder, map[string]any{"thematicArea": "cybersecurity"}, nil)

@@ -58,6 +58,7 @@ type summaryJSON struct {
 // Postgres, the outbox, JetStream and the summary's projection, and reaches
 // Asynq as a translation job; the dialogue reaches Asynq as digest jobs.
 func TestSubmissionTravelsThroughEveryPart(t *testing.T) {
+	t.Parallel()
 	h := startPlatform(t)
 	colead := h.token(auth.RoleColead, "BR", "colead-br")
 	stakeholder := h.token(auth.RoleStakeholder, "", "ana")

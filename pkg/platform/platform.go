@@ -215,13 +215,13 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 	policy := auth.Policy{}
 	if p.cfg.runs(consultation.Name) {
 		services = append(services, consultation.New(consultation.Deps{
-			Pool: p.pool, JetStream: js, Logger: p.log.With("service", consultation.Name), Now: p.cfg.Now}))
+			Pool: p.pool, JetStream: js, Logger: p.log.With("service", consultation.Name), Now: p.cfg.Now, Registerer: reg}))
 		names = append(names, consultation.Name)
 		policy = policy.Merge(consultation.Policy())
 	}
 	if p.cfg.runs(submission.Name) {
 		services = append(services, submission.New(submission.Deps{
-			Pool: p.pool, JetStream: js, Logger: p.log.With("service", submission.Name), Now: p.cfg.Now}))
+			Pool: p.pool, JetStream: js, Logger: p.log.With("service", submission.Name), Now: p.cfg.Now, Registerer: reg}))
 		names = append(names, submission.Name)
 		policy = policy.Merge(submission.Policy())
 	}

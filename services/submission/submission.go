@@ -13,6 +13,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
@@ -39,6 +40,8 @@ type Deps struct {
 	Logger    *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Registerer receives the service's metrics; may be nil.
+	Registerer prometheus.Registerer
 }
 
 // Service is the submission service.
@@ -56,6 +59,7 @@ func New(d Deps) *Service {
 		api:  grpcapi.New(app.New(st, d.Now)),
 		relay: outbox.NewRelay(outbox.RelayConfig{
 			Pool: d.Pool, Schema: store.Schema, JetStream: d.JetStream, Logger: d.Logger.With("relay", store.Schema),
+			Registerer: d.Registerer,
 		}),
 	}
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/platform"
+)
+
+func TestTokenMintsATokenTheDevIssuerTrusts(t *testing.T) {
+	keyPath := filepath.Join(t.TempDir(), "key.pem")
+	var out, errOut bytes.Buffer
+	err := realMain(context.Background(), []string{"token", "--role", "colead", "--country", "BR", "--key", keyPath}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("token: %v (%s)", err, errOut.String())
+	}
+	key, err := auth.LoadOrCreateDevKey(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{JWKS: key.JWKS(), Issuer: auth.DevIssuer, Audience: auth.DevAudience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.Verify(context.Background(), strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatalf("verify minted token: %v", err)
+	}
+	if p.Role != auth.RoleColead || p.Country != "BR" || p.Subject != "colead-BR" {
+		t.Errorf("principal = %+v", p)
+	}
+}
+
+func TestTokenRefusesBadRequests(t *testing.T) {
+	keyPath := filepath.Join(t.TempDir(), "key.pem")
+	for _, args := range [][]string{
+		{"token"},
+		{"token", "--role", "colead"},  // a co-lead needs a country
+		{"token", "--role", "emperor"}, // no such role
+		{"token", "--role", "public"},  // public is the absence of a token
+	} {
+		var out, errOut bytes.Buffer
+		if err := realMain(context.Background(), append(args, "--key", keyPath), &out, &errOut); err == nil {
+			t.Errorf("%v: minted %q", args, out.String())
+		}
+	}
+}
+
+func TestServeNamesEveryMissingSetting(t *testing.T) {
+	cfg, _, err := platformConfigFromEnv(func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Services = platform.AllServices
+	err = checkServeConfig(cfg)
+	if err == nil {
+		t.Fatal("empty environment accepted")
+	}
+	for _, want := range []string{"DATABASE_URL", "NATS_URL", "REDIS_URL", "CONSULTA_JWKS_URL", "CONSULTA_JWT_ISSUER"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	cfg.Services = []string{"gateway"}
+	if err := checkServeConfig(cfg); err != nil {
+		t.Errorf("gateway alone needs no database, NATS or Redis: %v", err)
+	}
+}
+
+func TestBadEnvironmentIsReported(t *testing.T) {
+	env := map[string]string{"CONSULTA_JOB_POLL_INTERVAL": "soon", "CONSULTA_MIGRATE": "perhaps", "CONSULTA_STREAM_REPLICAS": "0"}
+	_, _, err := platformConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil {
+		t.Fatal("bad environment accepted")
+	}
+	for k := range env {
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("error %q does not name %s", err, k)
+		}
+	}
+}
+
+func TestUnknownCommandAndService(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := realMain(context.Background(), []string{"launch"}, &out, &errOut); err == nil {
+		t.Error("unknown command accepted")
+	}
+	if err := realMain(context.Background(), []string{"serve", "--services=consultation,billing"}, &out, &errOut); err == nil ||
+		!strings.Contains(err.Error(), "billing") {
+		t.Errorf("unknown service: %v", err)
+	}
+}
