@@ -28,36 +28,36 @@ import (
 // one database wake only for their own outbox.
 const NotifyChannel = "consulta_outbox"
 
-// Add writes env into <schema>.outbox within tx, which must be the
-// transaction of the state change the event describes. It also queues a
-// notification on NotifyChannel, which Postgres delivers only when tx
-// commits, so the relay wakes without polling.
-//
-// The event is published on the subject env.Type.
-func Add(ctx context.Context, tx pgx.Tx, schema string, env *eventsv1.Envelope) error {
+// Add writes envs into <schema>.outbox within tx, the transaction of the
+// state change they describe, and notifies the relay, which Postgres delivers
+// only when tx commits. All rows and the notification go in one round trip.
+func Add(ctx context.Context, tx pgx.Tx, schema string, envs ...*eventsv1.Envelope) error {
 	if schema == "" {
 		return errors.New("outbox add: empty schema")
 	}
-	if _, err := uuid.Parse(env.GetId()); err != nil {
-		return fmt.Errorf("outbox add: envelope id %q: %w", env.GetId(), err)
+	if len(envs) == 0 {
+		return nil
 	}
-	if env.GetType() == "" {
-		return fmt.Errorf("outbox add: event %s: empty type", env.GetId())
-	}
-	payload, err := events.Marshal(env)
-	if err != nil {
-		return fmt.Errorf("outbox add: %w", err)
-	}
-
-	// One round trip for both statements.
 	batch := &pgx.Batch{}
-	batch.Queue(
-		"INSERT INTO "+table(schema)+" (event_id, subject, payload) VALUES ($1, $2, $3)",
-		env.GetId(), env.GetType(), payload,
-	)
+	for _, env := range envs {
+		if _, err := uuid.Parse(env.GetId()); err != nil {
+			return fmt.Errorf("outbox add: envelope id %q: %w", env.GetId(), err)
+		}
+		if env.GetType() == "" {
+			return fmt.Errorf("outbox add: event %s: empty type", env.GetId())
+		}
+		payload, err := events.Marshal(env)
+		if err != nil {
+			return fmt.Errorf("outbox add: %w", err)
+		}
+		batch.Queue(
+			"INSERT INTO "+table(schema)+" (event_id, subject, payload) VALUES ($1, $2, $3)",
+			env.GetId(), env.GetType(), payload,
+		)
+	}
 	batch.Queue("SELECT pg_notify($1, $2)", NotifyChannel, schema)
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("outbox add: event %s (%s) to %s: %w", env.GetId(), env.GetType(), schema, err)
+		return fmt.Errorf("outbox add: %d events to %s: %w", len(envs), schema, err)
 	}
 	return nil
 }

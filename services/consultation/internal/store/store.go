@@ -58,7 +58,7 @@ func (s *Store) CreateDialogue(ctx context.Context, d domain.Dialogue, evs ...*e
 		if err != nil {
 			return fmt.Errorf("insert dialogue %s: %w", d.ID, err)
 		}
-		return addEvents(ctx, tx, evs)
+		return outbox.Add(ctx, tx, Schema, evs...)
 	})
 }
 
@@ -99,7 +99,7 @@ func (s *Store) CreateConsultation(ctx context.Context, c domain.Consultation, e
 		if err != nil {
 			return fmt.Errorf("insert consultation %s: %w", c.ID, err)
 		}
-		return addEvents(ctx, tx, evs)
+		return outbox.Add(ctx, tx, Schema, evs...)
 	})
 }
 
@@ -137,7 +137,7 @@ func (s *Store) UpdateConsultation(ctx context.Context, id string, update Update
 			return fmt.Errorf("update consultation %s: %w", c.ID, err)
 		}
 		out = c
-		return addEvents(ctx, tx, evs)
+		return outbox.Add(ctx, tx, Schema, evs...)
 	})
 	return out, err
 }
@@ -160,15 +160,6 @@ func getConsultation(ctx context.Context, q querier, id, lock string) (domain.Co
 		return c, fmt.Errorf("decode consultation %s: %w", id, err)
 	}
 	return c, nil
-}
-
-func addEvents(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Envelope) error {
-	for _, ev := range evs {
-		if err := outbox.Add(ctx, tx, Schema, ev); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func nullTime(t time.Time) *time.Time {

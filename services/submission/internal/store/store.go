@@ -114,12 +114,7 @@ func (s *Store) CreateSubmission(ctx context.Context, sub domain.Submission, evs
 		if err != nil {
 			return fmt.Errorf("insert submission %s: %w", sub.ID, err)
 		}
-		for _, ev := range evs {
-			if err := outbox.Add(ctx, tx, Schema, ev); err != nil {
-				return err
-			}
-		}
-		return nil
+		return outbox.Add(ctx, tx, Schema, evs...)
 	})
 }
 
