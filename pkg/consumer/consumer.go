@@ -60,6 +60,8 @@ const (
 // the order it receives them, until ctx is cancelled. Then it stops fetching,
 // lets the handler in flight finish and settle its message, returns the
 // messages it had fetched but not handled to the server, and returns nil.
+// If the subscription fails meanwhile (the consumer was deleted, the
+// connection closed), Run logs it and subscribes again after a growing pause.
 //
 // The handler's context is not cancelled by ctx: a shutdown must not abort a
 // handler between its effect and its ack. It ends after AckWait, when
@@ -80,6 +82,32 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	}
 	log = log.With("component", "consumer", "stream", cfg.Stream, "consumer", cfg.Durable)
 
+	w := &worker{log: log, handler: h, handlerTimeout: cfg.AckWait}
+	// The subscription can end without a shutdown: the consumer deleted, the
+	// connection closed for good. That is no reason to stop the process;
+	// create the consumer again (it resumes from its acknowledged position, or
+	// from the start of the stream if it was lost) after a growing pause.
+	pause := minRetryDelay
+	for {
+		err := w.consume(ctx, cfg)
+		if ctx.Err() != nil {
+			log.InfoContext(ctx, "consumer stopped")
+			return nil
+		}
+		log.ErrorContext(ctx, "consumer: subscription ended, resubscribing", "retry_in", pause, "err", err)
+		select {
+		case <-ctx.Done():
+			log.InfoContext(ctx, "consumer stopped")
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, maxRetryDelay)
+	}
+}
+
+// consume subscribes once and handles messages until ctx is cancelled (nil)
+// or the subscription fails (the error).
+func (w *worker) consume(ctx context.Context, cfg Config) error {
 	cons, err := cfg.JetStream.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
 		Durable:        cfg.Durable,
 		AckPolicy:      jetstream.AckExplicitPolicy,
@@ -97,15 +125,12 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 		return fmt.Errorf("consumer %s: start: %w", cfg.Durable, err)
 	}
 	defer iter.Stop()
-
-	w := &worker{log: log, handler: h, handlerTimeout: cfg.AckWait}
-	log.InfoContext(ctx, "consumer started", "subjects", cfg.Subjects)
+	w.log.InfoContext(ctx, "consumer started", "subjects", cfg.Subjects)
 	for {
 		msg, err := iter.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
 				w.giveBack(ctx, iter)
-				log.InfoContext(ctx, "consumer stopped")
 				return nil
 			}
 			return fmt.Errorf("consumer %s: next message: %w", cfg.Durable, err)

@@ -287,3 +287,19 @@ func TestPermanentNil(t *testing.T) {
 		t.Fatal("Permanent does not wrap its error")
 	}
 }
+
+// TestResubscribesWhenTheConsumerIsDeleted deletes the durable consumer under
+// a running Run: Run must not give up but create it again and go on.
+func TestResubscribesWhenTheConsumerIsDeleted(t *testing.T) {
+	js := setup(t)
+	rec := &recorder{}
+	start(t, js, rec.handle)
+	first := publish(t, js)
+	waitFor(t, 10*time.Second, "first event handled", func() bool { return rec.count(first.GetId()) == 1 })
+
+	if err := js.DeleteConsumer(t.Context(), events.StreamName, "test"); err != nil {
+		t.Fatal(err)
+	}
+	second := publish(t, js)
+	waitFor(t, 10*time.Second, "event after the deletion handled", func() bool { return rec.count(second.GetId()) >= 1 })
+}
