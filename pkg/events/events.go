@@ -20,12 +20,27 @@ import (
 
 // Subjects of the event catalogue. The subject of an event is also its type.
 const (
-	DialogueScheduled    = "consulta.dialogue.scheduled"
-	ConsultationDrafted  = "consulta.consultation.drafted"
-	ConsultationOpened   = "consulta.consultation.opened"
-	ConsultationClosed   = "consulta.consultation.closed"
-	SubmissionReceived   = "consulta.submission.received"
-	SubmissionTranslated = "consulta.submission.translated"
+	DialogueScheduled     = "consulta.dialogue.scheduled"
+	DialogueUpdated       = "consulta.dialogue.updated"
+	DialogueCancelled     = "consulta.dialogue.cancelled"
+	ConsultationDrafted   = "consulta.consultation.drafted"
+	ConsultationPublished = "consulta.consultation.published"
+	ConsultationOpened    = "consulta.consultation.opened"
+	ConsultationUpdated   = "consulta.consultation.updated"
+	ConsultationClosed    = "consulta.consultation.closed"
+	ConsultationArchived  = "consulta.consultation.archived"
+	SubmissionReceived    = "consulta.submission.received"
+	SubmissionTranslated  = "consulta.submission.translated"
+)
+
+// Subjects of the reference data (countries, thematic areas, stakeholder
+// types), published by the consultation service on create and on every change.
+const (
+	CountryUpdated         = "consulta.reference.country.updated"
+	ThematicAreaUpdated    = "consulta.reference.thematic_area.updated"
+	StakeholderTypeUpdated = "consulta.reference.stakeholder_type.updated"
+	// ReferenceSubjects is the filter that matches every reference event.
+	ReferenceSubjects = "consulta.reference.>"
 )
 
 // Stream settings.

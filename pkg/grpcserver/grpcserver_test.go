@@ -312,10 +312,9 @@ func TestMethodNotInPolicyIsDenied(t *testing.T) {
 
 func validDialogue() *consultationv1.CreateDialogueRequest {
 	return &consultationv1.CreateDialogueRequest{
-		ThematicArea:    "data_governance",
-		Title:           "Data governance dialogue",
-		ColeadCountries: []string{"ES", "BR"},
-		StartsAt:        timestamppb.Now(),
+		ThematicArea: "data_governance",
+		Title:        "Data governance dialogue",
+		StartsAt:     timestamppb.Now(),
 	}
 }
 
@@ -331,7 +330,7 @@ func TestValidation(t *testing.T) {
 	}
 
 	// Every violation is named, with its path.
-	bad := &consultationv1.CreateDialogueRequest{ThematicArea: "AI!", ColeadCountries: []string{"ES", "br"}}
+	bad := &consultationv1.CreateDialogueRequest{ThematicArea: "AI!", VenueCountry: "br"}
 	_, err = e.consult.CreateDialogue(withToken(tok), bad)
 	wantCode(t, err, codes.InvalidArgument, "invalid CreateDialogueRequest: ")
 	msg := status.Convert(err).Message()
@@ -342,7 +341,7 @@ func TestValidation(t *testing.T) {
 			t.Errorf("message %q does not name %s", msg, v)
 		}
 	}
-	for _, want := range []string{"thematic_area", "title", "colead_countries[1]", "starts_at"} {
+	for _, want := range []string{"thematic_area", "title", "venue_country", "starts_at"} {
 		if !slices.Contains(fields, want) {
 			t.Errorf("violations %v do not include %s", fields, want)
 		}

@@ -27,7 +27,7 @@ func openConsultation(t *testing.T, h *harness, colead string) *consultationv1.C
 	ctx := h.grpcCtx(colead)
 	cs := consultationv1.NewConsultationServiceClient(h.grpcConn)
 	d, err := cs.CreateDialogue(ctx, &consultationv1.CreateDialogueRequest{
-		ThematicArea: "cybersecurity", Title: "Cyber dialogue", ColeadCountries: []string{"BR", "ES"},
+		ThematicArea: "cybersecurity", Title: "Cyber dialogue",
 		StartsAt: timestamppb.New(time.Now().Add(60 * 24 * time.Hour)),
 	})
 	if err != nil {
@@ -70,6 +70,7 @@ func openConsultation(t *testing.T, h *harness, colead string) *consultationv1.C
 func TestBadSubmissionsAreRefusedAndWriteNothing(t *testing.T) {
 	t.Parallel()
 	h := startPlatform(t)
+	h.assignCoLeads("cybersecurity", "BR", "ES")
 	colead := h.token(auth.RoleColead, "ES", "colead-es")
 	stakeholder := h.token(auth.RoleStakeholder, "", "ana")
 	open := openConsultation(t, h, colead)
@@ -195,9 +196,9 @@ func TestRESTMapsErrorsToHTTP(t *testing.T) {
 	}
 	colead := h.token(auth.RoleColead, "ES", "colead-es")
 	code, body = h.rest("POST", "/v1/dialogues", colead, map[string]any{
-		"thematicArea": "cybersecurity", "title": "t", "coleadCountries": []string{"es"},
+		"thematicArea": "cybersecurity", "title": "t", "venueCountry": "es",
 		"startsAt": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, nil)
-	if code != http.StatusBadRequest || !strings.Contains(body, "colead_countries[0]") {
-		t.Errorf("lower-case country: %d %s, want 400 naming colead_countries[0]", code, body)
+	if code != http.StatusBadRequest || !strings.Contains(body, "venue_country") {
+		t.Errorf("lower-case country: %d %s, want 400 naming venue_country", code, body)
 	}
 }

@@ -60,18 +60,18 @@ type summaryJSON struct {
 func TestSubmissionTravelsThroughEveryPart(t *testing.T) {
 	t.Parallel()
 	h := startPlatform(t)
+	h.assignCoLeads("data_governance", "BR", "ES")
 	colead := h.token(auth.RoleColead, "BR", "colead-br")
 	stakeholder := h.token(auth.RoleStakeholder, "", "ana")
 
 	startsAt := time.Now().UTC().Add(30 * 24 * time.Hour).Truncate(time.Second)
 	var d dialogueJSON
 	code, body := h.rest("POST", "/v1/dialogues", colead, map[string]any{
-		"thematicArea":    "data_governance",
-		"title":           "EU-LAC dialogue on data governance",
-		"coleadCountries": []string{"BR", "ES"},
-		"startsAt":        startsAt.Format(time.RFC3339),
-		"venueCity":       "Brasília",
-		"venueCountry":    "BR",
+		"thematicArea": "data_governance",
+		"title":        "EU-LAC dialogue on data governance",
+		"startsAt":     startsAt.Format(time.RFC3339),
+		"venueCity":    "Brasília",
+		"venueCountry": "BR",
 	}, &d)
 	if code != http.StatusOK {
 		t.Fatalf("create dialogue: %d %s", code, body)

@@ -58,10 +58,11 @@ func TestMicroservicesMode(t *testing.T) {
 	}
 
 	h := &harness{t: t, base: "http://" + gw.HTTPAddr(), key: key}
+	h.assignCoLeads("connectivity", "ES", "CO")
 	colead := h.token(auth.RoleColead, "ES", "colead-es")
 	var d dialogueJSON
 	if code, body := h.rest("POST", "/v1/dialogues", colead, map[string]any{
-		"thematicArea": "connectivity", "title": "Connectivity", "coleadCountries": []string{"ES", "CO"},
+		"thematicArea": "connectivity", "title": "Connectivity",
 		"startsAt": time.Now().Add(40 * 24 * time.Hour).UTC().Format(time.RFC3339)}, &d); code != http.StatusOK {
 		t.Fatalf("create dialogue: %d %s", code, body)
 	}

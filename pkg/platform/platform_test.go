@@ -214,3 +214,13 @@ func countRows(t *testing.T, pool *pgxpool.Pool, table string) int {
 func TestMain(m *testing.M) {
 	testenv.Main(m)
 }
+
+// assignCoLeads has the secretariat make countries the co-leads of area.
+func (h *harness) assignCoLeads(area string, countries ...string) {
+	h.t.Helper()
+	secretariat := h.token(auth.RoleSecretariat, "", "secretariat")
+	code, body := h.rest("POST", "/v1/thematic-areas/"+area+":setCoLeads", secretariat, map[string]any{"countries": countries}, nil)
+	if code != http.StatusOK {
+		h.t.Fatalf("assign co-leads of %s: %d %s", area, code, body)
+	}
+}

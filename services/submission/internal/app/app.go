@@ -7,14 +7,17 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/consulta-platform/consulta/pkg/apperr"
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/consumer"
 	"github.com/consulta-platform/consulta/pkg/events"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
@@ -104,35 +107,38 @@ func (a *App) Get(ctx context.Context, p auth.Principal, id string) (domain.Subm
 	return domain.Submission{}, apperr.NotFound("id", "submission %s not found", id)
 }
 
+// consultationPayloads are the consultation events the read model follows;
+// each carries the whole consultation after the change.
+var consultationPayloads = map[string]func() consultationCarrier{
+	events.ConsultationDrafted:   func() consultationCarrier { return &consultationv1.ConsultationDraftedEvent{} },
+	events.ConsultationPublished: func() consultationCarrier { return &consultationv1.ConsultationPublishedEvent{} },
+	events.ConsultationOpened:    func() consultationCarrier { return &consultationv1.ConsultationOpenedEvent{} },
+	events.ConsultationUpdated:   func() consultationCarrier { return &consultationv1.ConsultationUpdatedEvent{} },
+	events.ConsultationClosed:    func() consultationCarrier { return &consultationv1.ConsultationClosedEvent{} },
+	events.ConsultationArchived:  func() consultationCarrier { return &consultationv1.ConsultationArchivedEvent{} },
+}
+
+type consultationCarrier interface {
+	proto.Message
+	GetConsultation() *consultationv1.Consultation
+}
+
 // ApplyConsultationEvent updates the read model from a consultation event;
-// it runs inside the inbox transaction of the consumer.
+// it runs inside the inbox transaction of the consumer. The read model takes
+// an event only when it is newer than what it holds, so redelivered and
+// reordered events converge on the source's state.
 func ApplyConsultationEvent(ctx context.Context, tx pgx.Tx, env *eventsv1.Envelope) error {
-	var pc *consultationv1.Consultation
-	switch env.GetType() {
-	case events.ConsultationDrafted:
-		ev := &consultationv1.ConsultationDraftedEvent{}
-		if err := events.Payload(env, ev); err != nil {
-			return err
-		}
-		pc = ev.GetConsultation()
-	case events.ConsultationOpened:
-		ev := &consultationv1.ConsultationOpenedEvent{}
-		if err := events.Payload(env, ev); err != nil {
-			return err
-		}
-		pc = ev.GetConsultation()
-	case events.ConsultationClosed:
-		ev := &consultationv1.ConsultationClosedEvent{}
-		if err := events.Payload(env, ev); err != nil {
-			return err
-		}
-		pc = ev.GetConsultation()
-	default:
-		// Events this read model does not need.
-		return nil
+	newPayload, ok := consultationPayloads[env.GetType()]
+	if !ok {
+		return nil // an event this read model does not need
 	}
+	ev := newPayload()
+	if err := events.Payload(env, ev); err != nil {
+		return consumer.Permanent(err)
+	}
+	pc := ev.GetConsultation()
 	if pc == nil {
-		return fmt.Errorf("event %s (%s) carries no consultation", env.GetId(), env.GetType())
+		return consumer.Permanent(fmt.Errorf("event %s (%s) carries no consultation", env.GetId(), env.GetType()))
 	}
 	return store.ApplyConsultation(ctx, tx, ReadModel(pc))
 }
@@ -154,6 +160,10 @@ func ReadModel(pc *consultationv1.Consultation) domain.Consultation {
 		ClosesAt:        pc.GetClosesAt().AsTime(),
 		Languages:       pc.GetLanguages(),
 		CoLeadCountries: pc.GetColeadCountries(),
+		Audience:        pc.GetAudience(),
+	}
+	if p := pc.GetDefaultPublication(); p != consultationv1.Publication_PUBLICATION_UNSPECIFIED {
+		c.DefaultPublication = strings.ToLower(strings.TrimPrefix(p.String(), "PUBLICATION_"))
 	}
 	for _, q := range pc.GetQuestions() {
 		dq := domain.Question{ID: q.GetId(), Required: q.GetRequired()}
@@ -163,16 +173,31 @@ func ReadModel(pc *consultationv1.Consultation) domain.Consultation {
 			dq.MaxLength = int(k.TextQuestion.GetMaxLength())
 		case *consultationv1.Question_ChoiceQuestion:
 			dq.Kind = domain.KindChoice
-			for _, o := range k.ChoiceQuestion.GetOptions() {
-				dq.Options = append(dq.Options, o.GetId())
-			}
+			dq.Options = optionIDs(k.ChoiceQuestion.GetOptions())
 			dq.Multiple = k.ChoiceQuestion.GetMultiple()
 			dq.MinChoices = int(k.ChoiceQuestion.GetMinChoices())
 			dq.MaxChoices = int(k.ChoiceQuestion.GetMaxChoices())
+		case *consultationv1.Question_ScaleQuestion:
+			dq.Kind = domain.KindScale
+		case *consultationv1.Question_RankingQuestion:
+			dq.Kind = domain.KindRanking
+			dq.Options = optionIDs(k.RankingQuestion.GetOptions())
+			dq.RankCount = int(k.RankingQuestion.GetRankCount())
+		case *consultationv1.Question_FileQuestion:
+			dq.Kind = domain.KindFile
+			dq.MaxBytes = k.FileQuestion.GetMaxBytes()
 		}
 		c.Questions = append(c.Questions, dq)
 	}
 	return c
+}
+
+func optionIDs(os []*consultationv1.Option) []string {
+	out := make([]string, len(os))
+	for i, o := range os {
+		out[i] = o.GetId()
+	}
+	return out
 }
 
 // Snapshot is a submission as events carry it: without contact data.
@@ -196,10 +221,17 @@ func AnswersToProto(as []domain.Answer) []*submissionv1.Answer {
 	out := make([]*submissionv1.Answer, len(as))
 	for i, a := range as {
 		pa := &submissionv1.Answer{QuestionId: a.QuestionID}
-		if a.IsChoice {
-			pa.Value = &submissionv1.Answer_Choice{Choice: &submissionv1.Choice{OptionIds: a.Choice}}
-		} else {
+		switch a.Kind {
+		case domain.AnswerText:
 			pa.Value = &submissionv1.Answer_Text{Text: a.Text}
+		case domain.AnswerChoice:
+			pa.Value = &submissionv1.Answer_Choice{Choice: &submissionv1.Choice{OptionIds: a.Options}}
+		case domain.AnswerScale:
+			pa.Value = &submissionv1.Answer_Scale{Scale: int32(a.Scale)}
+		case domain.AnswerRanking:
+			pa.Value = &submissionv1.Answer_Ranking{Ranking: &submissionv1.Ranking{OptionIds: a.Options}}
+		case domain.AnswerFile:
+			pa.Value = &submissionv1.Answer_File{File: &submissionv1.FileRef{BlobId: a.BlobID}}
 		}
 		out[i] = pa
 	}
@@ -213,10 +245,15 @@ func AnswersFromProto(pas []*submissionv1.Answer) []domain.Answer {
 		a := domain.Answer{QuestionID: pa.GetQuestionId()}
 		switch v := pa.GetValue().(type) {
 		case *submissionv1.Answer_Text:
-			a.Text = v.Text
+			a.Kind, a.Text = domain.AnswerText, v.Text
 		case *submissionv1.Answer_Choice:
-			a.IsChoice = true
-			a.Choice = v.Choice.GetOptionIds()
+			a.Kind, a.Options = domain.AnswerChoice, v.Choice.GetOptionIds()
+		case *submissionv1.Answer_Scale:
+			a.Kind, a.Scale = domain.AnswerScale, int(v.Scale)
+		case *submissionv1.Answer_Ranking:
+			a.Kind, a.Options = domain.AnswerRanking, v.Ranking.GetOptionIds()
+		case *submissionv1.Answer_File:
+			a.Kind, a.BlobID = domain.AnswerFile, v.File.GetBlobId()
 		}
 		out[i] = a
 	}

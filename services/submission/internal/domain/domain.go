@@ -23,8 +23,11 @@ const (
 
 // Question kinds.
 const (
-	KindText   = "text"
-	KindChoice = "choice"
+	KindText    = "text"
+	KindChoice  = "choice"
+	KindScale   = "scale"
+	KindRanking = "ranking"
+	KindFile    = "file"
 )
 
 // Question is what the read model keeps of a question: enough to validate.
@@ -37,6 +40,8 @@ type Question struct {
 	Multiple   bool     `json:"multiple,omitempty"`
 	MinChoices int      `json:"min_choices,omitempty"`
 	MaxChoices int      `json:"max_choices,omitempty"`
+	RankCount  int      `json:"rank_count,omitempty"`
+	MaxBytes   int64    `json:"max_bytes,omitempty"`
 }
 
 // Consultation is the read model of a consultation.
@@ -49,6 +54,11 @@ type Consultation struct {
 	Questions []Question `json:"questions"`
 	// CoLeadCountries manage the consultation and may read its submissions.
 	CoLeadCountries []string `json:"colead_countries"`
+	// Audience are the stakeholder types that may answer; empty means all.
+	Audience []string `json:"audience,omitempty"`
+	// DefaultPublication is how answers are published unless the respondent
+	// chooses otherwise.
+	DefaultPublication string `json:"default_publication,omitempty"`
 }
 
 // Respondent is who answers.
@@ -61,13 +71,28 @@ type Respondent struct {
 	ContactEmail string
 }
 
-// Answer is the answer to one question: Text for text questions, Choice for
-// choice questions.
+// AnswerKind says which field of an Answer holds the answer.
+type AnswerKind string
+
+// Answer kinds, matching the question kinds (text for text questions...).
+const (
+	AnswerText    AnswerKind = "text"
+	AnswerChoice  AnswerKind = "choice"
+	AnswerScale   AnswerKind = "scale"
+	AnswerRanking AnswerKind = "ranking"
+	AnswerFile    AnswerKind = "file"
+)
+
+// Answer is the answer to one question.
 type Answer struct {
-	QuestionID string   `json:"question_id"`
-	Text       string   `json:"text,omitempty"`
-	Choice     []string `json:"choice,omitempty"`
-	IsChoice   bool     `json:"is_choice,omitempty"`
+	QuestionID string     `json:"question_id"`
+	Kind       AnswerKind `json:"kind"`
+	Text       string     `json:"text,omitempty"`
+	// Options holds the chosen options of a choice answer, or the ranked
+	// options of a ranking answer, most preferred first.
+	Options []string `json:"options,omitempty"`
+	Scale   int      `json:"scale,omitempty"`
+	BlobID  string   `json:"blob_id,omitempty"`
 }
 
 // Submission is one respondent's answers to one consultation.
@@ -102,6 +127,9 @@ func (c Consultation) Check(s *Submission) error {
 	var errs apperr.List
 	if err := geo.Country(s.Respondent.Country); err != nil {
 		errs.Add("respondent.country", "%v", err)
+	}
+	if len(c.Audience) > 0 && !slices.Contains(c.Audience, s.Respondent.StakeholderType) {
+		errs.Add("respondent.stakeholder_type", "this consultation asks %v, not %q", c.Audience, s.Respondent.StakeholderType)
 	}
 	if s.Language == "" && len(c.Languages) > 0 {
 		s.Language = c.Languages[0]
@@ -139,32 +167,35 @@ func (c Consultation) Check(s *Submission) error {
 	return errs.Err()
 }
 
-func (a Answer) empty() bool { return a.Text == "" && len(a.Choice) == 0 }
+func (a Answer) empty() bool {
+	return a.Text == "" && len(a.Options) == 0 && a.Scale == 0 && a.BlobID == ""
+}
+
+// answerKinds maps each question kind to the answer it takes.
+var answerKinds = map[string]AnswerKind{
+	KindText: AnswerText, KindChoice: AnswerChoice, KindScale: AnswerScale, KindRanking: AnswerRanking, KindFile: AnswerFile,
+}
 
 func checkAnswer(errs *apperr.List, field string, q Question, a Answer) {
+	want, known := answerKinds[q.Kind]
+	switch {
+	case !known:
+		errs.Add(field, "question %q has a kind this service does not know (%q)", q.ID, q.Kind)
+		return
+	case a.Kind != want:
+		errs.Add(field, "question %q takes a %s answer, not %s", q.ID, want, a.Kind)
+		return
+	}
 	switch q.Kind {
 	case KindText:
-		if a.IsChoice {
-			errs.Add(field, "question %q takes a text answer", q.ID)
-			return
-		}
-		if n := utf8.RuneCountInString(a.Text); q.MaxLength > 0 && n > q.MaxLength {
-			errs.Add(field+".text", "%d characters is over the limit of %d for question %q", n, q.MaxLength, q.ID)
-		}
 		if !utf8.ValidString(a.Text) {
 			errs.Add(field+".text", "is not valid UTF-8")
+		} else if n := utf8.RuneCountInString(a.Text); q.MaxLength > 0 && n > q.MaxLength {
+			errs.Add(field+".text", "%d characters is over the limit of %d for question %q", n, q.MaxLength, q.ID)
 		}
 	case KindChoice:
-		if !a.IsChoice {
-			errs.Add(field, "question %q takes a choice answer", q.ID)
-			return
-		}
-		for j, opt := range a.Choice {
-			if !slices.Contains(q.Options, opt) {
-				errs.Add(fmt.Sprintf("%s.choice.option_ids[%d]", field, j), "question %q has no option %q", q.ID, opt)
-			}
-		}
-		n := len(a.Choice)
+		checkOptionIDs(errs, field+".choice.option_ids", q, a.Options)
+		n := len(a.Options)
 		switch {
 		case n == 0:
 			// Unanswered; the required check reports it when it matters.
@@ -175,7 +206,36 @@ func checkAnswer(errs *apperr.List, field string, q Question, a Answer) {
 		case q.Multiple && q.MaxChoices > 0 && n > q.MaxChoices:
 			errs.Add(field+".choice.option_ids", "question %q takes at most %d options, got %d", q.ID, q.MaxChoices, n)
 		}
-	default:
-		errs.Add(field, "question %q has a kind this service does not know (%q)", q.ID, q.Kind)
+	case KindRanking:
+		checkOptionIDs(errs, field+".ranking.option_ids", q, a.Options)
+		want := q.RankCount
+		if want == 0 {
+			want = len(q.Options)
+		}
+		if n := len(a.Options); n > 0 && n != want {
+			errs.Add(field+".ranking.option_ids", "question %q ranks %d options, got %d", q.ID, want, n)
+		}
+	case KindScale:
+		if a.Scale < 1 || a.Scale > 5 {
+			errs.Add(field+".scale", "must be between 1 and 5")
+		}
+	case KindFile:
+		// Uploads and their checks (type by content, size) belong to the
+		// position-paper work of the submissions issue; until then a file
+		// answer cannot be verified, so it is refused rather than trusted.
+		errs.Add(field+".file", "file answers are not accepted yet")
+	}
+}
+
+func checkOptionIDs(errs *apperr.List, field string, q Question, ids []string) {
+	seen := map[string]bool{}
+	for j, opt := range ids {
+		switch {
+		case !slices.Contains(q.Options, opt):
+			errs.Add(fmt.Sprintf("%s[%d]", field, j), "question %q has no option %q", q.ID, opt)
+		case seen[opt]:
+			errs.Add(fmt.Sprintf("%s[%d]", field, j), "option %q appears twice", opt)
+		}
+		seen[opt] = true
 	}
 }

@@ -17,7 +17,11 @@ var questionnaire = Consultation{
 		{ID: "text", Required: true, Kind: KindText, MaxLength: 10},
 		{ID: "one", Kind: KindChoice, Options: []string{"a", "b", "c"}},
 		{ID: "many", Kind: KindChoice, Multiple: true, MinChoices: 2, MaxChoices: 3, Options: []string{"a", "b", "c", "d"}},
+		{ID: "scale", Kind: KindScale},
+		{ID: "rank", Kind: KindRanking, RankCount: 2, Options: []string{"x", "y", "z"}},
+		{ID: "paper", Kind: KindFile, MaxBytes: 1 << 20},
 	},
+	Audience: []string{"academia", "civil_society"},
 }
 
 func valid() Submission {
@@ -25,9 +29,11 @@ func valid() Submission {
 		Respondent: Respondent{StakeholderType: "academia", Country: "PT"},
 		Language:   "pt-br",
 		Answers: []Answer{
-			{QuestionID: "text", Text: "olá"},
-			{QuestionID: "one", IsChoice: true, Choice: []string{"b"}},
-			{QuestionID: "many", IsChoice: true, Choice: []string{"a", "d"}},
+			{QuestionID: "text", Kind: AnswerText, Text: "olá"},
+			{QuestionID: "one", Kind: AnswerChoice, Options: []string{"b"}},
+			{QuestionID: "many", Kind: AnswerChoice, Options: []string{"a", "d"}},
+			{QuestionID: "scale", Kind: AnswerScale, Scale: 4},
+			{QuestionID: "rank", Kind: AnswerRanking, Options: []string{"z", "x"}},
 		},
 	}
 }
@@ -54,15 +60,27 @@ func TestCheckRefuses(t *testing.T) {
 	}{
 		{"missing required", func(s *Submission) { s.Answers = s.Answers[1:] }, "answers"},
 		{"empty required", func(s *Submission) { s.Answers[0].Text = "" }, "answers"},
-		{"unknown question", func(s *Submission) { s.Answers = append(s.Answers, Answer{QuestionID: "nope", Text: "x"}) }, "answers[3].question_id"},
-		{"answered twice", func(s *Submission) { s.Answers = append(s.Answers, s.Answers[0]) }, "answers[3].question_id"},
+		{"unknown question", func(s *Submission) {
+			s.Answers = append(s.Answers, Answer{QuestionID: "nope", Kind: AnswerText, Text: "x"})
+		}, "answers[5].question_id"},
+		{"answered twice", func(s *Submission) { s.Answers = append(s.Answers, s.Answers[0]) }, "answers[5].question_id"},
 		{"text too long", func(s *Submission) { s.Answers[0].Text = "ñññññññññññ" }, "answers[0].text"},
-		{"choice for a text question", func(s *Submission) { s.Answers[0] = Answer{QuestionID: "text", IsChoice: true, Choice: []string{"a"}} }, "answers[0]"},
-		{"text for a choice question", func(s *Submission) { s.Answers[1] = Answer{QuestionID: "one", Text: "b"} }, "answers[1]"},
-		{"unknown option", func(s *Submission) { s.Answers[1].Choice = []string{"z"} }, "answers[1].choice.option_ids[0]"},
-		{"two options for single choice", func(s *Submission) { s.Answers[1].Choice = []string{"a", "b"} }, "answers[1].choice.option_ids"},
-		{"too few options", func(s *Submission) { s.Answers[2].Choice = []string{"a"} }, "answers[2].choice.option_ids"},
-		{"too many options", func(s *Submission) { s.Answers[2].Choice = []string{"a", "b", "c", "d"} }, "answers[2].choice.option_ids"},
+		{"choice for a text question", func(s *Submission) {
+			s.Answers[0] = Answer{QuestionID: "text", Kind: AnswerChoice, Options: []string{"a"}}
+		}, "answers[0]"},
+		{"text for a choice question", func(s *Submission) { s.Answers[1] = Answer{QuestionID: "one", Kind: AnswerText, Text: "b"} }, "answers[1]"},
+		{"unknown option", func(s *Submission) { s.Answers[1].Options = []string{"z"} }, "answers[1].choice.option_ids[0]"},
+		{"two options for single choice", func(s *Submission) { s.Answers[1].Options = []string{"a", "b"} }, "answers[1].choice.option_ids"},
+		{"too few options", func(s *Submission) { s.Answers[2].Options = []string{"a"} }, "answers[2].choice.option_ids"},
+		{"too many options", func(s *Submission) { s.Answers[2].Options = []string{"a", "b", "c", "d"} }, "answers[2].choice.option_ids"},
+		{"scale out of range", func(s *Submission) { s.Answers[3].Scale = 6 }, "answers[3].scale"},
+		{"ranking too short", func(s *Submission) { s.Answers[4].Options = []string{"x"} }, "answers[4].ranking.option_ids"},
+		{"ranking repeats an option", func(s *Submission) { s.Answers[4].Options = []string{"x", "x"} }, "answers[4].ranking.option_ids[1]"},
+		{"ranking unknown option", func(s *Submission) { s.Answers[4].Options = []string{"x", "q"} }, "answers[4].ranking.option_ids[1]"},
+		{"file answers wait for uploads", func(s *Submission) {
+			s.Answers = append(s.Answers, Answer{QuestionID: "paper", Kind: AnswerFile, BlobID: "b1"})
+		}, "answers[5].file"},
+		{"outside the audience", func(s *Submission) { s.Respondent.StakeholderType = "private_sector" }, "respondent.stakeholder_type"},
 		{"language not offered", func(s *Submission) { s.Language = "fr" }, "language"},
 		{"not a language", func(s *Submission) { s.Language = "??" }, "language"},
 		{"not a country", func(s *Submission) { s.Respondent.Country = "QQ" }, "respondent.country"},

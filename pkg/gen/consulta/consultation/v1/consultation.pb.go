@@ -23,6 +23,115 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// TextOrigin says who wrote a text in a given language.
+type TextOrigin int32
+
+const (
+	TextOrigin_TEXT_ORIGIN_UNSPECIFIED TextOrigin = 0
+	TextOrigin_TEXT_ORIGIN_SOURCE      TextOrigin = 1
+	TextOrigin_TEXT_ORIGIN_MACHINE     TextOrigin = 2
+	TextOrigin_TEXT_ORIGIN_REVIEWED    TextOrigin = 3
+)
+
+// Enum value maps for TextOrigin.
+var (
+	TextOrigin_name = map[int32]string{
+		0: "TEXT_ORIGIN_UNSPECIFIED",
+		1: "TEXT_ORIGIN_SOURCE",
+		2: "TEXT_ORIGIN_MACHINE",
+		3: "TEXT_ORIGIN_REVIEWED",
+	}
+	TextOrigin_value = map[string]int32{
+		"TEXT_ORIGIN_UNSPECIFIED": 0,
+		"TEXT_ORIGIN_SOURCE":      1,
+		"TEXT_ORIGIN_MACHINE":     2,
+		"TEXT_ORIGIN_REVIEWED":    3,
+	}
+)
+
+func (x TextOrigin) Enum() *TextOrigin {
+	p := new(TextOrigin)
+	*p = x
+	return p
+}
+
+func (x TextOrigin) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TextOrigin) Descriptor() protoreflect.EnumDescriptor {
+	return file_consulta_consultation_v1_consultation_proto_enumTypes[0].Descriptor()
+}
+
+func (TextOrigin) Type() protoreflect.EnumType {
+	return &file_consulta_consultation_v1_consultation_proto_enumTypes[0]
+}
+
+func (x TextOrigin) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TextOrigin.Descriptor instead.
+func (TextOrigin) EnumDescriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{0}
+}
+
+// Publication is how a submission is shown to the public.
+type Publication int32
+
+const (
+	Publication_PUBLICATION_UNSPECIFIED Publication = 0
+	// Public, with the respondent's or organisation's name.
+	Publication_PUBLICATION_PUBLIC_NAMED Publication = 1
+	// Public, without names.
+	Publication_PUBLICATION_PUBLIC_ANONYMOUS Publication = 2
+	// Only the secretariat and co-leads read it; the public sees counts.
+	Publication_PUBLICATION_CONFIDENTIAL Publication = 3
+)
+
+// Enum value maps for Publication.
+var (
+	Publication_name = map[int32]string{
+		0: "PUBLICATION_UNSPECIFIED",
+		1: "PUBLICATION_PUBLIC_NAMED",
+		2: "PUBLICATION_PUBLIC_ANONYMOUS",
+		3: "PUBLICATION_CONFIDENTIAL",
+	}
+	Publication_value = map[string]int32{
+		"PUBLICATION_UNSPECIFIED":      0,
+		"PUBLICATION_PUBLIC_NAMED":     1,
+		"PUBLICATION_PUBLIC_ANONYMOUS": 2,
+		"PUBLICATION_CONFIDENTIAL":     3,
+	}
+)
+
+func (x Publication) Enum() *Publication {
+	p := new(Publication)
+	*p = x
+	return p
+}
+
+func (x Publication) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Publication) Descriptor() protoreflect.EnumDescriptor {
+	return file_consulta_consultation_v1_consultation_proto_enumTypes[1].Descriptor()
+}
+
+func (Publication) Type() protoreflect.EnumType {
+	return &file_consulta_consultation_v1_consultation_proto_enumTypes[1]
+}
+
+func (x Publication) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Publication.Descriptor instead.
+func (Publication) EnumDescriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{1}
+}
+
 // DialogueStatus is where a dialogue is in its life.
 type DialogueStatus int32
 
@@ -60,11 +169,11 @@ func (x DialogueStatus) String() string {
 }
 
 func (DialogueStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_consulta_consultation_v1_consultation_proto_enumTypes[0].Descriptor()
+	return file_consulta_consultation_v1_consultation_proto_enumTypes[2].Descriptor()
 }
 
 func (DialogueStatus) Type() protoreflect.EnumType {
-	return &file_consulta_consultation_v1_consultation_proto_enumTypes[0]
+	return &file_consulta_consultation_v1_consultation_proto_enumTypes[2]
 }
 
 func (x DialogueStatus) Number() protoreflect.EnumNumber {
@@ -73,7 +182,7 @@ func (x DialogueStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DialogueStatus.Descriptor instead.
 func (DialogueStatus) EnumDescriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{0}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{2}
 }
 
 // ConsultationStatus is where a consultation is in its lifecycle.
@@ -119,11 +228,11 @@ func (x ConsultationStatus) String() string {
 }
 
 func (ConsultationStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_consulta_consultation_v1_consultation_proto_enumTypes[1].Descriptor()
+	return file_consulta_consultation_v1_consultation_proto_enumTypes[3].Descriptor()
 }
 
 func (ConsultationStatus) Type() protoreflect.EnumType {
-	return &file_consulta_consultation_v1_consultation_proto_enumTypes[1]
+	return &file_consulta_consultation_v1_consultation_proto_enumTypes[3]
 }
 
 func (x ConsultationStatus) Number() protoreflect.EnumNumber {
@@ -132,7 +241,7 @@ func (x ConsultationStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ConsultationStatus.Descriptor instead.
 func (ConsultationStatus) EnumDescriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{1}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{3}
 }
 
 // LocalizedText is a user-facing text in several languages.
@@ -141,7 +250,11 @@ type LocalizedText struct {
 	// BCP 47 tag of the language the text was written in; texts must hold it.
 	SourceLanguage string `protobuf:"bytes,1,opt,name=source_language,json=sourceLanguage,proto3" json:"source_language,omitempty"`
 	// Text per BCP 47 language tag.
-	Texts         map[string]string `protobuf:"bytes,2,rep,name=texts,proto3" json:"texts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Texts map[string]string `protobuf:"bytes,2,rep,name=texts,proto3" json:"texts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Where each language's text comes from. Output only: the source language
+	// is SOURCE, texts from the translation worker MACHINE, texts a co-lead
+	// replaced REVIEWED.
+	Origins       map[string]TextOrigin `protobuf:"bytes,3,rep,name=origins,proto3" json:"origins,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=consulta.consultation.v1.TextOrigin"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -190,6 +303,66 @@ func (x *LocalizedText) GetTexts() map[string]string {
 	return nil
 }
 
+func (x *LocalizedText) GetOrigins() map[string]TextOrigin {
+	if x != nil {
+		return x.Origins
+	}
+	return nil
+}
+
+// Document is a background document linked from a consultation.
+type Document struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Title         *LocalizedText         `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
+	Url           string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Document) Reset() {
+	*x = Document{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Document) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Document) ProtoMessage() {}
+
+func (x *Document) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Document.ProtoReflect.Descriptor instead.
+func (*Document) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Document) GetTitle() *LocalizedText {
+	if x != nil {
+		return x.Title
+	}
+	return nil
+}
+
+func (x *Document) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
 // Dialogue is a bi-regional policy dialogue of one thematic area.
 type Dialogue struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -206,16 +379,18 @@ type Dialogue struct {
 	VenueCountry string         `protobuf:"bytes,8,opt,name=venue_country,json=venueCountry,proto3" json:"venue_country,omitempty"`
 	Status       DialogueStatus `protobuf:"varint,9,opt,name=status,proto3,enum=consulta.consultation.v1.DialogueStatus" json:"status,omitempty"`
 	// Incremented by every change; the optimistic-concurrency token.
-	Version       int64                  `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version    int64                  `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Consultations held ahead of this dialogue. Output only.
+	ConsultationIds []string `protobuf:"bytes,13,rep,name=consultation_ids,json=consultationIds,proto3" json:"consultation_ids,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Dialogue) Reset() {
 	*x = Dialogue{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[1]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -227,7 +402,7 @@ func (x *Dialogue) String() string {
 func (*Dialogue) ProtoMessage() {}
 
 func (x *Dialogue) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[1]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -240,7 +415,7 @@ func (x *Dialogue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dialogue.ProtoReflect.Descriptor instead.
 func (*Dialogue) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{1}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Dialogue) GetId() string {
@@ -327,6 +502,13 @@ func (x *Dialogue) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Dialogue) GetConsultationIds() []string {
+	if x != nil {
+		return x.ConsultationIds
+	}
+	return nil
+}
+
 // Consultation is a questionnaire put to stakeholders ahead of a dialogue.
 type Consultation struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -339,21 +521,28 @@ type Consultation struct {
 	Title           *LocalizedText `protobuf:"bytes,5,opt,name=title,proto3" json:"title,omitempty"`
 	Description     *LocalizedText `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
 	// BCP 47 tags of the languages the consultation is offered in.
-	Languages     []string               `protobuf:"bytes,7,rep,name=languages,proto3" json:"languages,omitempty"`
-	Questions     []*Question            `protobuf:"bytes,8,rep,name=questions,proto3" json:"questions,omitempty"`
-	Status        ConsultationStatus     `protobuf:"varint,9,opt,name=status,proto3,enum=consulta.consultation.v1.ConsultationStatus" json:"status,omitempty"`
-	OpensAt       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=opens_at,json=opensAt,proto3" json:"opens_at,omitempty"`
-	ClosesAt      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=closes_at,json=closesAt,proto3" json:"closes_at,omitempty"`
-	Version       int64                  `protobuf:"varint,12,opt,name=version,proto3" json:"version,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Languages           []string               `protobuf:"bytes,7,rep,name=languages,proto3" json:"languages,omitempty"`
+	Questions           []*Question            `protobuf:"bytes,8,rep,name=questions,proto3" json:"questions,omitempty"`
+	Status              ConsultationStatus     `protobuf:"varint,9,opt,name=status,proto3,enum=consulta.consultation.v1.ConsultationStatus" json:"status,omitempty"`
+	OpensAt             *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=opens_at,json=opensAt,proto3" json:"opens_at,omitempty"`
+	ClosesAt            *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=closes_at,json=closesAt,proto3" json:"closes_at,omitempty"`
+	Version             int64                  `protobuf:"varint,12,opt,name=version,proto3" json:"version,omitempty"`
+	CreateTime          *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime          *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	BackgroundDocuments []*Document            `protobuf:"bytes,15,rep,name=background_documents,json=backgroundDocuments,proto3" json:"background_documents,omitempty"`
+	// Stakeholder types that may answer; empty means everyone.
+	Audience []string `protobuf:"bytes,16,rep,name=audience,proto3" json:"audience,omitempty"`
+	// How answers are published unless the respondent chooses otherwise.
+	DefaultPublication Publication `protobuf:"varint,17,opt,name=default_publication,json=defaultPublication,proto3,enum=consulta.consultation.v1.Publication" json:"default_publication,omitempty"`
+	// True once the first submission arrived: the questions can no longer change.
+	QuestionsFrozen bool `protobuf:"varint,18,opt,name=questions_frozen,json=questionsFrozen,proto3" json:"questions_frozen,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Consultation) Reset() {
 	*x = Consultation{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[2]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +554,7 @@ func (x *Consultation) String() string {
 func (*Consultation) ProtoMessage() {}
 
 func (x *Consultation) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[2]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +567,7 @@ func (x *Consultation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consultation.ProtoReflect.Descriptor instead.
 func (*Consultation) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{2}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Consultation) GetId() string {
@@ -479,6 +668,34 @@ func (x *Consultation) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Consultation) GetBackgroundDocuments() []*Document {
+	if x != nil {
+		return x.BackgroundDocuments
+	}
+	return nil
+}
+
+func (x *Consultation) GetAudience() []string {
+	if x != nil {
+		return x.Audience
+	}
+	return nil
+}
+
+func (x *Consultation) GetDefaultPublication() Publication {
+	if x != nil {
+		return x.DefaultPublication
+	}
+	return Publication_PUBLICATION_UNSPECIFIED
+}
+
+func (x *Consultation) GetQuestionsFrozen() bool {
+	if x != nil {
+		return x.QuestionsFrozen
+	}
+	return false
+}
+
 // Question is one item of a questionnaire.
 type Question struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -493,6 +710,9 @@ type Question struct {
 	//
 	//	*Question_TextQuestion
 	//	*Question_ChoiceQuestion
+	//	*Question_ScaleQuestion
+	//	*Question_RankingQuestion
+	//	*Question_FileQuestion
 	Kind          isQuestion_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -500,7 +720,7 @@ type Question struct {
 
 func (x *Question) Reset() {
 	*x = Question{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[3]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +732,7 @@ func (x *Question) String() string {
 func (*Question) ProtoMessage() {}
 
 func (x *Question) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[3]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +745,7 @@ func (x *Question) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Question.ProtoReflect.Descriptor instead.
 func (*Question) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{3}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Question) GetId() string {
@@ -574,6 +794,33 @@ func (x *Question) GetChoiceQuestion() *ChoiceQuestion {
 	return nil
 }
 
+func (x *Question) GetScaleQuestion() *ScaleQuestion {
+	if x != nil {
+		if x, ok := x.Kind.(*Question_ScaleQuestion); ok {
+			return x.ScaleQuestion
+		}
+	}
+	return nil
+}
+
+func (x *Question) GetRankingQuestion() *RankingQuestion {
+	if x != nil {
+		if x, ok := x.Kind.(*Question_RankingQuestion); ok {
+			return x.RankingQuestion
+		}
+	}
+	return nil
+}
+
+func (x *Question) GetFileQuestion() *FileQuestion {
+	if x != nil {
+		if x, ok := x.Kind.(*Question_FileQuestion); ok {
+			return x.FileQuestion
+		}
+	}
+	return nil
+}
+
 type isQuestion_Kind interface {
 	isQuestion_Kind()
 }
@@ -586,9 +833,27 @@ type Question_ChoiceQuestion struct {
 	ChoiceQuestion *ChoiceQuestion `protobuf:"bytes,11,opt,name=choice_question,json=choiceQuestion,proto3,oneof"`
 }
 
+type Question_ScaleQuestion struct {
+	ScaleQuestion *ScaleQuestion `protobuf:"bytes,12,opt,name=scale_question,json=scaleQuestion,proto3,oneof"`
+}
+
+type Question_RankingQuestion struct {
+	RankingQuestion *RankingQuestion `protobuf:"bytes,13,opt,name=ranking_question,json=rankingQuestion,proto3,oneof"`
+}
+
+type Question_FileQuestion struct {
+	FileQuestion *FileQuestion `protobuf:"bytes,14,opt,name=file_question,json=fileQuestion,proto3,oneof"`
+}
+
 func (*Question_TextQuestion) isQuestion_Kind() {}
 
 func (*Question_ChoiceQuestion) isQuestion_Kind() {}
+
+func (*Question_ScaleQuestion) isQuestion_Kind() {}
+
+func (*Question_RankingQuestion) isQuestion_Kind() {}
+
+func (*Question_FileQuestion) isQuestion_Kind() {}
 
 // TextQuestion takes a free-text answer.
 type TextQuestion struct {
@@ -603,7 +868,7 @@ type TextQuestion struct {
 
 func (x *TextQuestion) Reset() {
 	*x = TextQuestion{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[4]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +880,7 @@ func (x *TextQuestion) String() string {
 func (*TextQuestion) ProtoMessage() {}
 
 func (x *TextQuestion) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[4]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +893,7 @@ func (x *TextQuestion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextQuestion.ProtoReflect.Descriptor instead.
 func (*TextQuestion) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{4}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TextQuestion) GetMaxLength() int32 {
@@ -661,7 +926,7 @@ type ChoiceQuestion struct {
 
 func (x *ChoiceQuestion) Reset() {
 	*x = ChoiceQuestion{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[5]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +938,7 @@ func (x *ChoiceQuestion) String() string {
 func (*ChoiceQuestion) ProtoMessage() {}
 
 func (x *ChoiceQuestion) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[5]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +951,7 @@ func (x *ChoiceQuestion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChoiceQuestion.ProtoReflect.Descriptor instead.
 func (*ChoiceQuestion) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{5}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ChoiceQuestion) GetOptions() []*Option {
@@ -717,6 +982,206 @@ func (x *ChoiceQuestion) GetMaxChoices() int32 {
 	return 0
 }
 
+// ScaleQuestion takes a value from 1 to 5.
+type ScaleQuestion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Labels of some or all points of the scale, for example 1 "not at all"
+	// and 5 "completely".
+	Labels        []*ScaleLabel `protobuf:"bytes,1,rep,name=labels,proto3" json:"labels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScaleQuestion) Reset() {
+	*x = ScaleQuestion{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScaleQuestion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScaleQuestion) ProtoMessage() {}
+
+func (x *ScaleQuestion) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScaleQuestion.ProtoReflect.Descriptor instead.
+func (*ScaleQuestion) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ScaleQuestion) GetLabels() []*ScaleLabel {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+// ScaleLabel names one point of a scale.
+type ScaleLabel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Value         int32                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
+	Label         *LocalizedText         `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScaleLabel) Reset() {
+	*x = ScaleLabel{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScaleLabel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScaleLabel) ProtoMessage() {}
+
+func (x *ScaleLabel) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScaleLabel.ProtoReflect.Descriptor instead.
+func (*ScaleLabel) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ScaleLabel) GetValue() int32 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *ScaleLabel) GetLabel() *LocalizedText {
+	if x != nil {
+		return x.Label
+	}
+	return nil
+}
+
+// RankingQuestion asks for options in order of preference.
+type RankingQuestion struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Options []*Option              `protobuf:"bytes,1,rep,name=options,proto3" json:"options,omitempty"`
+	// How many options must be ranked (0 means all).
+	RankCount     int32 `protobuf:"varint,2,opt,name=rank_count,json=rankCount,proto3" json:"rank_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RankingQuestion) Reset() {
+	*x = RankingQuestion{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RankingQuestion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RankingQuestion) ProtoMessage() {}
+
+func (x *RankingQuestion) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RankingQuestion.ProtoReflect.Descriptor instead.
+func (*RankingQuestion) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RankingQuestion) GetOptions() []*Option {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *RankingQuestion) GetRankCount() int32 {
+	if x != nil {
+		return x.RankCount
+	}
+	return 0
+}
+
+// FileQuestion takes a document: a position paper (PDF, ODT or DOCX).
+type FileQuestion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Largest file accepted, in bytes (at most 50 MiB).
+	MaxBytes      int64 `protobuf:"varint,1,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileQuestion) Reset() {
+	*x = FileQuestion{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileQuestion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileQuestion) ProtoMessage() {}
+
+func (x *FileQuestion) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileQuestion.ProtoReflect.Descriptor instead.
+func (*FileQuestion) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *FileQuestion) GetMaxBytes() int64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
 // Option is one answer a choice question offers.
 type Option struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -728,7 +1193,7 @@ type Option struct {
 
 func (x *Option) Reset() {
 	*x = Option{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[6]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1205,7 @@ func (x *Option) String() string {
 func (*Option) ProtoMessage() {}
 
 func (x *Option) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[6]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1218,7 @@ func (x *Option) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Option.ProtoReflect.Descriptor instead.
 func (*Option) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{6}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Option) GetId() string {
@@ -771,21 +1236,20 @@ func (x *Option) GetLabel() *LocalizedText {
 }
 
 type CreateDialogueRequest struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	ThematicArea    string                 `protobuf:"bytes,1,opt,name=thematic_area,json=thematicArea,proto3" json:"thematic_area,omitempty"`
-	Title           string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
-	ColeadCountries []string               `protobuf:"bytes,3,rep,name=colead_countries,json=coleadCountries,proto3" json:"colead_countries,omitempty"`
-	StartsAt        *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=starts_at,json=startsAt,proto3" json:"starts_at,omitempty"`
-	EndsAt          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=ends_at,json=endsAt,proto3" json:"ends_at,omitempty"`
-	VenueCity       string                 `protobuf:"bytes,6,opt,name=venue_city,json=venueCity,proto3" json:"venue_city,omitempty"`
-	VenueCountry    string                 `protobuf:"bytes,7,opt,name=venue_country,json=venueCountry,proto3" json:"venue_country,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ThematicArea  string                 `protobuf:"bytes,1,opt,name=thematic_area,json=thematicArea,proto3" json:"thematic_area,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	StartsAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=starts_at,json=startsAt,proto3" json:"starts_at,omitempty"`
+	EndsAt        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=ends_at,json=endsAt,proto3" json:"ends_at,omitempty"`
+	VenueCity     string                 `protobuf:"bytes,6,opt,name=venue_city,json=venueCity,proto3" json:"venue_city,omitempty"`
+	VenueCountry  string                 `protobuf:"bytes,7,opt,name=venue_country,json=venueCountry,proto3" json:"venue_country,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateDialogueRequest) Reset() {
 	*x = CreateDialogueRequest{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[7]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +1261,7 @@ func (x *CreateDialogueRequest) String() string {
 func (*CreateDialogueRequest) ProtoMessage() {}
 
 func (x *CreateDialogueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[7]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +1274,7 @@ func (x *CreateDialogueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDialogueRequest.ProtoReflect.Descriptor instead.
 func (*CreateDialogueRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{7}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateDialogueRequest) GetThematicArea() string {
@@ -825,13 +1289,6 @@ func (x *CreateDialogueRequest) GetTitle() string {
 		return x.Title
 	}
 	return ""
-}
-
-func (x *CreateDialogueRequest) GetColeadCountries() []string {
-	if x != nil {
-		return x.ColeadCountries
-	}
-	return nil
 }
 
 func (x *CreateDialogueRequest) GetStartsAt() *timestamppb.Timestamp {
@@ -871,7 +1328,7 @@ type CreateDialogueResponse struct {
 
 func (x *CreateDialogueResponse) Reset() {
 	*x = CreateDialogueResponse{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[8]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +1340,7 @@ func (x *CreateDialogueResponse) String() string {
 func (*CreateDialogueResponse) ProtoMessage() {}
 
 func (x *CreateDialogueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[8]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +1353,7 @@ func (x *CreateDialogueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDialogueResponse.ProtoReflect.Descriptor instead.
 func (*CreateDialogueResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{8}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateDialogueResponse) GetDialogue() *Dialogue {
@@ -915,7 +1372,7 @@ type GetDialogueRequest struct {
 
 func (x *GetDialogueRequest) Reset() {
 	*x = GetDialogueRequest{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[9]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1384,7 @@ func (x *GetDialogueRequest) String() string {
 func (*GetDialogueRequest) ProtoMessage() {}
 
 func (x *GetDialogueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[9]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1397,7 @@ func (x *GetDialogueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDialogueRequest.ProtoReflect.Descriptor instead.
 func (*GetDialogueRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{9}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetDialogueRequest) GetId() string {
@@ -959,7 +1416,7 @@ type GetDialogueResponse struct {
 
 func (x *GetDialogueResponse) Reset() {
 	*x = GetDialogueResponse{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[10]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +1428,7 @@ func (x *GetDialogueResponse) String() string {
 func (*GetDialogueResponse) ProtoMessage() {}
 
 func (x *GetDialogueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[10]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1441,7 @@ func (x *GetDialogueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDialogueResponse.ProtoReflect.Descriptor instead.
 func (*GetDialogueResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{10}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetDialogueResponse) GetDialogue() *Dialogue {
@@ -1002,15 +1459,19 @@ type CreateConsultationRequest struct {
 	Languages   []string               `protobuf:"bytes,4,rep,name=languages,proto3" json:"languages,omitempty"`
 	Questions   []*Question            `protobuf:"bytes,5,rep,name=questions,proto3" json:"questions,omitempty"`
 	// When the consultation opens by itself; empty means when a co-lead opens it.
-	OpensAt       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=opens_at,json=opensAt,proto3" json:"opens_at,omitempty"`
-	ClosesAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=closes_at,json=closesAt,proto3" json:"closes_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	OpensAt             *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=opens_at,json=opensAt,proto3" json:"opens_at,omitempty"`
+	ClosesAt            *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=closes_at,json=closesAt,proto3" json:"closes_at,omitempty"`
+	BackgroundDocuments []*Document            `protobuf:"bytes,8,rep,name=background_documents,json=backgroundDocuments,proto3" json:"background_documents,omitempty"`
+	// Stakeholder types that may answer; empty means everyone.
+	Audience           []string    `protobuf:"bytes,9,rep,name=audience,proto3" json:"audience,omitempty"`
+	DefaultPublication Publication `protobuf:"varint,10,opt,name=default_publication,json=defaultPublication,proto3,enum=consulta.consultation.v1.Publication" json:"default_publication,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *CreateConsultationRequest) Reset() {
 	*x = CreateConsultationRequest{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[11]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1483,7 @@ func (x *CreateConsultationRequest) String() string {
 func (*CreateConsultationRequest) ProtoMessage() {}
 
 func (x *CreateConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[11]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1496,7 @@ func (x *CreateConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateConsultationRequest.ProtoReflect.Descriptor instead.
 func (*CreateConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{11}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateConsultationRequest) GetDialogueId() string {
@@ -1087,6 +1548,27 @@ func (x *CreateConsultationRequest) GetClosesAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CreateConsultationRequest) GetBackgroundDocuments() []*Document {
+	if x != nil {
+		return x.BackgroundDocuments
+	}
+	return nil
+}
+
+func (x *CreateConsultationRequest) GetAudience() []string {
+	if x != nil {
+		return x.Audience
+	}
+	return nil
+}
+
+func (x *CreateConsultationRequest) GetDefaultPublication() Publication {
+	if x != nil {
+		return x.DefaultPublication
+	}
+	return Publication_PUBLICATION_UNSPECIFIED
+}
+
 type CreateConsultationResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Consultation  *Consultation          `protobuf:"bytes,1,opt,name=consultation,proto3" json:"consultation,omitempty"`
@@ -1096,7 +1578,7 @@ type CreateConsultationResponse struct {
 
 func (x *CreateConsultationResponse) Reset() {
 	*x = CreateConsultationResponse{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[12]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1590,7 @@ func (x *CreateConsultationResponse) String() string {
 func (*CreateConsultationResponse) ProtoMessage() {}
 
 func (x *CreateConsultationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[12]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1603,7 @@ func (x *CreateConsultationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateConsultationResponse.ProtoReflect.Descriptor instead.
 func (*CreateConsultationResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{12}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateConsultationResponse) GetConsultation() *Consultation {
@@ -1140,7 +1622,7 @@ type GetConsultationRequest struct {
 
 func (x *GetConsultationRequest) Reset() {
 	*x = GetConsultationRequest{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[13]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1634,7 @@ func (x *GetConsultationRequest) String() string {
 func (*GetConsultationRequest) ProtoMessage() {}
 
 func (x *GetConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[13]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1647,7 @@ func (x *GetConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsultationRequest.ProtoReflect.Descriptor instead.
 func (*GetConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{13}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetConsultationRequest) GetId() string {
@@ -1184,7 +1666,7 @@ type GetConsultationResponse struct {
 
 func (x *GetConsultationResponse) Reset() {
 	*x = GetConsultationResponse{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[14]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1678,7 @@ func (x *GetConsultationResponse) String() string {
 func (*GetConsultationResponse) ProtoMessage() {}
 
 func (x *GetConsultationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[14]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1691,7 @@ func (x *GetConsultationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsultationResponse.ProtoReflect.Descriptor instead.
 func (*GetConsultationResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{14}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetConsultationResponse) GetConsultation() *Consultation {
@@ -1230,7 +1712,7 @@ type OpenConsultationRequest struct {
 
 func (x *OpenConsultationRequest) Reset() {
 	*x = OpenConsultationRequest{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[15]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1724,7 @@ func (x *OpenConsultationRequest) String() string {
 func (*OpenConsultationRequest) ProtoMessage() {}
 
 func (x *OpenConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[15]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1737,7 @@ func (x *OpenConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenConsultationRequest.ProtoReflect.Descriptor instead.
 func (*OpenConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{15}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *OpenConsultationRequest) GetId() string {
@@ -1281,7 +1763,7 @@ type OpenConsultationResponse struct {
 
 func (x *OpenConsultationResponse) Reset() {
 	*x = OpenConsultationResponse{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[16]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1775,7 @@ func (x *OpenConsultationResponse) String() string {
 func (*OpenConsultationResponse) ProtoMessage() {}
 
 func (x *OpenConsultationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[16]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1788,7 @@ func (x *OpenConsultationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenConsultationResponse.ProtoReflect.Descriptor instead.
 func (*OpenConsultationResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{16}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *OpenConsultationResponse) GetConsultation() *Consultation {
@@ -1327,7 +1809,7 @@ type CloseConsultationRequest struct {
 
 func (x *CloseConsultationRequest) Reset() {
 	*x = CloseConsultationRequest{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[17]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +1821,7 @@ func (x *CloseConsultationRequest) String() string {
 func (*CloseConsultationRequest) ProtoMessage() {}
 
 func (x *CloseConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[17]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +1834,7 @@ func (x *CloseConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConsultationRequest.ProtoReflect.Descriptor instead.
 func (*CloseConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{17}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CloseConsultationRequest) GetId() string {
@@ -1378,7 +1860,7 @@ type CloseConsultationResponse struct {
 
 func (x *CloseConsultationResponse) Reset() {
 	*x = CloseConsultationResponse{}
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[18]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1872,7 @@ func (x *CloseConsultationResponse) String() string {
 func (*CloseConsultationResponse) ProtoMessage() {}
 
 func (x *CloseConsultationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[18]
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,10 +1885,1092 @@ func (x *CloseConsultationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseConsultationResponse.ProtoReflect.Descriptor instead.
 func (*CloseConsultationResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{18}
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CloseConsultationResponse) GetConsultation() *Consultation {
+	if x != nil {
+		return x.Consultation
+	}
+	return nil
+}
+
+type UpdateDialogueRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The version the caller last saw; required.
+	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Title         string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	StartsAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=starts_at,json=startsAt,proto3" json:"starts_at,omitempty"`
+	EndsAt        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=ends_at,json=endsAt,proto3" json:"ends_at,omitempty"`
+	VenueCity     string                 `protobuf:"bytes,6,opt,name=venue_city,json=venueCity,proto3" json:"venue_city,omitempty"`
+	VenueCountry  string                 `protobuf:"bytes,7,opt,name=venue_country,json=venueCountry,proto3" json:"venue_country,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDialogueRequest) Reset() {
+	*x = UpdateDialogueRequest{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDialogueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDialogueRequest) ProtoMessage() {}
+
+func (x *UpdateDialogueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDialogueRequest.ProtoReflect.Descriptor instead.
+func (*UpdateDialogueRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UpdateDialogueRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateDialogueRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *UpdateDialogueRequest) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *UpdateDialogueRequest) GetStartsAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartsAt
+	}
+	return nil
+}
+
+func (x *UpdateDialogueRequest) GetEndsAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndsAt
+	}
+	return nil
+}
+
+func (x *UpdateDialogueRequest) GetVenueCity() string {
+	if x != nil {
+		return x.VenueCity
+	}
+	return ""
+}
+
+func (x *UpdateDialogueRequest) GetVenueCountry() string {
+	if x != nil {
+		return x.VenueCountry
+	}
+	return ""
+}
+
+type UpdateDialogueResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dialogue      *Dialogue              `protobuf:"bytes,1,opt,name=dialogue,proto3" json:"dialogue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDialogueResponse) Reset() {
+	*x = UpdateDialogueResponse{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDialogueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDialogueResponse) ProtoMessage() {}
+
+func (x *UpdateDialogueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDialogueResponse.ProtoReflect.Descriptor instead.
+func (*UpdateDialogueResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *UpdateDialogueResponse) GetDialogue() *Dialogue {
+	if x != nil {
+		return x.Dialogue
+	}
+	return nil
+}
+
+type CancelDialogueRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The version the caller last saw; 0 skips the check.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelDialogueRequest) Reset() {
+	*x = CancelDialogueRequest{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelDialogueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelDialogueRequest) ProtoMessage() {}
+
+func (x *CancelDialogueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelDialogueRequest.ProtoReflect.Descriptor instead.
+func (*CancelDialogueRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CancelDialogueRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CancelDialogueRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type CancelDialogueResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dialogue      *Dialogue              `protobuf:"bytes,1,opt,name=dialogue,proto3" json:"dialogue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelDialogueResponse) Reset() {
+	*x = CancelDialogueResponse{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelDialogueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelDialogueResponse) ProtoMessage() {}
+
+func (x *CancelDialogueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelDialogueResponse.ProtoReflect.Descriptor instead.
+func (*CancelDialogueResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CancelDialogueResponse) GetDialogue() *Dialogue {
+	if x != nil {
+		return x.Dialogue
+	}
+	return nil
+}
+
+type ListDialoguesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ThematicArea  string                 `protobuf:"bytes,1,opt,name=thematic_area,json=thematicArea,proto3" json:"thematic_area,omitempty"`
+	Status        DialogueStatus         `protobuf:"varint,2,opt,name=status,proto3,enum=consulta.consultation.v1.DialogueStatus" json:"status,omitempty"`
+	PageSize      int32                  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDialoguesRequest) Reset() {
+	*x = ListDialoguesRequest{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDialoguesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDialoguesRequest) ProtoMessage() {}
+
+func (x *ListDialoguesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDialoguesRequest.ProtoReflect.Descriptor instead.
+func (*ListDialoguesRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListDialoguesRequest) GetThematicArea() string {
+	if x != nil {
+		return x.ThematicArea
+	}
+	return ""
+}
+
+func (x *ListDialoguesRequest) GetStatus() DialogueStatus {
+	if x != nil {
+		return x.Status
+	}
+	return DialogueStatus_DIALOGUE_STATUS_UNSPECIFIED
+}
+
+func (x *ListDialoguesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDialoguesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListDialoguesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dialogues     []*Dialogue            `protobuf:"bytes,1,rep,name=dialogues,proto3" json:"dialogues,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDialoguesResponse) Reset() {
+	*x = ListDialoguesResponse{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDialoguesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDialoguesResponse) ProtoMessage() {}
+
+func (x *ListDialoguesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDialoguesResponse.ProtoReflect.Descriptor instead.
+func (*ListDialoguesResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListDialoguesResponse) GetDialogues() []*Dialogue {
+	if x != nil {
+		return x.Dialogues
+	}
+	return nil
+}
+
+func (x *ListDialoguesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type UpdateConsultationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The version the caller last saw; required.
+	Version             int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Title               *LocalizedText         `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Description         *LocalizedText         `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Languages           []string               `protobuf:"bytes,5,rep,name=languages,proto3" json:"languages,omitempty"`
+	Questions           []*Question            `protobuf:"bytes,6,rep,name=questions,proto3" json:"questions,omitempty"`
+	OpensAt             *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=opens_at,json=opensAt,proto3" json:"opens_at,omitempty"`
+	ClosesAt            *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=closes_at,json=closesAt,proto3" json:"closes_at,omitempty"`
+	BackgroundDocuments []*Document            `protobuf:"bytes,9,rep,name=background_documents,json=backgroundDocuments,proto3" json:"background_documents,omitempty"`
+	Audience            []string               `protobuf:"bytes,10,rep,name=audience,proto3" json:"audience,omitempty"`
+	DefaultPublication  Publication            `protobuf:"varint,11,opt,name=default_publication,json=defaultPublication,proto3,enum=consulta.consultation.v1.Publication" json:"default_publication,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *UpdateConsultationRequest) Reset() {
+	*x = UpdateConsultationRequest{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateConsultationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateConsultationRequest) ProtoMessage() {}
+
+func (x *UpdateConsultationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateConsultationRequest.ProtoReflect.Descriptor instead.
+func (*UpdateConsultationRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *UpdateConsultationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateConsultationRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *UpdateConsultationRequest) GetTitle() *LocalizedText {
+	if x != nil {
+		return x.Title
+	}
+	return nil
+}
+
+func (x *UpdateConsultationRequest) GetDescription() *LocalizedText {
+	if x != nil {
+		return x.Description
+	}
+	return nil
+}
+
+func (x *UpdateConsultationRequest) GetLanguages() []string {
+	if x != nil {
+		return x.Languages
+	}
+	return nil
+}
+
+func (x *UpdateConsultationRequest) GetQuestions() []*Question {
+	if x != nil {
+		return x.Questions
+	}
+	return nil
+}
+
+func (x *UpdateConsultationRequest) GetOpensAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpensAt
+	}
+	return nil
+}
+
+func (x *UpdateConsultationRequest) GetClosesAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ClosesAt
+	}
+	return nil
+}
+
+func (x *UpdateConsultationRequest) GetBackgroundDocuments() []*Document {
+	if x != nil {
+		return x.BackgroundDocuments
+	}
+	return nil
+}
+
+func (x *UpdateConsultationRequest) GetAudience() []string {
+	if x != nil {
+		return x.Audience
+	}
+	return nil
+}
+
+func (x *UpdateConsultationRequest) GetDefaultPublication() Publication {
+	if x != nil {
+		return x.DefaultPublication
+	}
+	return Publication_PUBLICATION_UNSPECIFIED
+}
+
+type UpdateConsultationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Consultation  *Consultation          `protobuf:"bytes,1,opt,name=consultation,proto3" json:"consultation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateConsultationResponse) Reset() {
+	*x = UpdateConsultationResponse{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateConsultationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateConsultationResponse) ProtoMessage() {}
+
+func (x *UpdateConsultationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateConsultationResponse.ProtoReflect.Descriptor instead.
+func (*UpdateConsultationResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *UpdateConsultationResponse) GetConsultation() *Consultation {
+	if x != nil {
+		return x.Consultation
+	}
+	return nil
+}
+
+type ScheduleConsultationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleConsultationRequest) Reset() {
+	*x = ScheduleConsultationRequest{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleConsultationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleConsultationRequest) ProtoMessage() {}
+
+func (x *ScheduleConsultationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleConsultationRequest.ProtoReflect.Descriptor instead.
+func (*ScheduleConsultationRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ScheduleConsultationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ScheduleConsultationRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type ScheduleConsultationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Consultation  *Consultation          `protobuf:"bytes,1,opt,name=consultation,proto3" json:"consultation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleConsultationResponse) Reset() {
+	*x = ScheduleConsultationResponse{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleConsultationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleConsultationResponse) ProtoMessage() {}
+
+func (x *ScheduleConsultationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleConsultationResponse.ProtoReflect.Descriptor instead.
+func (*ScheduleConsultationResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ScheduleConsultationResponse) GetConsultation() *Consultation {
+	if x != nil {
+		return x.Consultation
+	}
+	return nil
+}
+
+type ExtendConsultationRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The new deadline: later than the current one and before the dialogue.
+	ClosesAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=closes_at,json=closesAt,proto3" json:"closes_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtendConsultationRequest) Reset() {
+	*x = ExtendConsultationRequest{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtendConsultationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtendConsultationRequest) ProtoMessage() {}
+
+func (x *ExtendConsultationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtendConsultationRequest.ProtoReflect.Descriptor instead.
+func (*ExtendConsultationRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ExtendConsultationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ExtendConsultationRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ExtendConsultationRequest) GetClosesAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ClosesAt
+	}
+	return nil
+}
+
+type ExtendConsultationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Consultation  *Consultation          `protobuf:"bytes,1,opt,name=consultation,proto3" json:"consultation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtendConsultationResponse) Reset() {
+	*x = ExtendConsultationResponse{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtendConsultationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtendConsultationResponse) ProtoMessage() {}
+
+func (x *ExtendConsultationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtendConsultationResponse.ProtoReflect.Descriptor instead.
+func (*ExtendConsultationResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ExtendConsultationResponse) GetConsultation() *Consultation {
+	if x != nil {
+		return x.Consultation
+	}
+	return nil
+}
+
+type ArchiveConsultationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveConsultationRequest) Reset() {
+	*x = ArchiveConsultationRequest{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveConsultationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveConsultationRequest) ProtoMessage() {}
+
+func (x *ArchiveConsultationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveConsultationRequest.ProtoReflect.Descriptor instead.
+func (*ArchiveConsultationRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ArchiveConsultationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ArchiveConsultationRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type ArchiveConsultationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Consultation  *Consultation          `protobuf:"bytes,1,opt,name=consultation,proto3" json:"consultation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveConsultationResponse) Reset() {
+	*x = ArchiveConsultationResponse{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveConsultationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveConsultationResponse) ProtoMessage() {}
+
+func (x *ArchiveConsultationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveConsultationResponse.ProtoReflect.Descriptor instead.
+func (*ArchiveConsultationResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ArchiveConsultationResponse) GetConsultation() *Consultation {
+	if x != nil {
+		return x.Consultation
+	}
+	return nil
+}
+
+type ListConsultationsRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ThematicArea string                 `protobuf:"bytes,1,opt,name=thematic_area,json=thematicArea,proto3" json:"thematic_area,omitempty"`
+	// Consultations offered in this BCP 47 language.
+	Language string `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"`
+	// Statuses to include; empty means scheduled, open and closed.
+	Statuses []ConsultationStatus `protobuf:"varint,3,rep,packed,name=statuses,proto3,enum=consulta.consultation.v1.ConsultationStatus" json:"statuses,omitempty"`
+	// Consultations this country co-leads.
+	ColeadCountry string `protobuf:"bytes,4,opt,name=colead_country,json=coleadCountry,proto3" json:"colead_country,omitempty"`
+	PageSize      int32  `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConsultationsRequest) Reset() {
+	*x = ListConsultationsRequest{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConsultationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConsultationsRequest) ProtoMessage() {}
+
+func (x *ListConsultationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConsultationsRequest.ProtoReflect.Descriptor instead.
+func (*ListConsultationsRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListConsultationsRequest) GetThematicArea() string {
+	if x != nil {
+		return x.ThematicArea
+	}
+	return ""
+}
+
+func (x *ListConsultationsRequest) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *ListConsultationsRequest) GetStatuses() []ConsultationStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+func (x *ListConsultationsRequest) GetColeadCountry() string {
+	if x != nil {
+		return x.ColeadCountry
+	}
+	return ""
+}
+
+func (x *ListConsultationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListConsultationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListConsultationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Consultations []*Consultation        `protobuf:"bytes,1,rep,name=consultations,proto3" json:"consultations,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConsultationsResponse) Reset() {
+	*x = ListConsultationsResponse{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConsultationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConsultationsResponse) ProtoMessage() {}
+
+func (x *ListConsultationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConsultationsResponse.ProtoReflect.Descriptor instead.
+func (*ListConsultationsResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListConsultationsResponse) GetConsultations() []*Consultation {
+	if x != nil {
+		return x.Consultations
+	}
+	return nil
+}
+
+func (x *ListConsultationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ReviewTranslationRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Which text: "title", "description", "questions/<id>/text",
+	// "questions/<id>/options/<id>/label", "questions/<id>/labels/<value>",
+	// "background_documents/<index>/title".
+	TextPath      string `protobuf:"bytes,3,opt,name=text_path,json=textPath,proto3" json:"text_path,omitempty"`
+	Language      string `protobuf:"bytes,4,opt,name=language,proto3" json:"language,omitempty"`
+	Text          string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewTranslationRequest) Reset() {
+	*x = ReviewTranslationRequest{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewTranslationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewTranslationRequest) ProtoMessage() {}
+
+func (x *ReviewTranslationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewTranslationRequest.ProtoReflect.Descriptor instead.
+func (*ReviewTranslationRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ReviewTranslationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReviewTranslationRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ReviewTranslationRequest) GetTextPath() string {
+	if x != nil {
+		return x.TextPath
+	}
+	return ""
+}
+
+func (x *ReviewTranslationRequest) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *ReviewTranslationRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type ReviewTranslationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Consultation  *Consultation          `protobuf:"bytes,1,opt,name=consultation,proto3" json:"consultation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewTranslationResponse) Reset() {
+	*x = ReviewTranslationResponse{}
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewTranslationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewTranslationResponse) ProtoMessage() {}
+
+func (x *ReviewTranslationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_consultation_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewTranslationResponse.ProtoReflect.Descriptor instead.
+func (*ReviewTranslationResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_consultation_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ReviewTranslationResponse) GetConsultation() *Consultation {
 	if x != nil {
 		return x.Consultation
 	}
@@ -1417,14 +2981,21 @@ var File_consulta_consultation_v1_consultation_proto protoreflect.FileDescriptor
 
 const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\n" +
-	"+consulta/consultation/v1/consultation.proto\x12\x18consulta.consultation.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x02\n" +
+	"+consulta/consultation/v1/consultation.proto\x12\x18consulta.consultation.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x03\n" +
 	"\rLocalizedText\x12W\n" +
 	"\x0fsource_language\x18\x01 \x01(\tB.\xbaH+r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\x0esourceLanguage\x12\x8b\x01\n" +
-	"\x05texts\x18\x02 \x03(\v22.consulta.consultation.v1.LocalizedText.TextsEntryBA\xbaH>\x9a\x01;\b\x01\x10(\"+r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$*\br\x06\x10\x01\x18\xa0\x9c\x01R\x05texts\x1a8\n" +
+	"\x05texts\x18\x02 \x03(\v22.consulta.consultation.v1.LocalizedText.TextsEntryBA\xbaH>\x9a\x01;\b\x01\x10(\"+r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$*\br\x06\x10\x01\x18\xa0\x9c\x01R\x05texts\x12N\n" +
+	"\aorigins\x18\x03 \x03(\v24.consulta.consultation.v1.LocalizedText.OriginsEntryR\aorigins\x1a8\n" +
 	"\n" +
 	"TextsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x88\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a`\n" +
+	"\fOriginsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12:\n" +
+	"\x05value\x18\x02 \x01(\x0e2$.consulta.consultation.v1.TextOriginR\x05value:\x028\x01\"p\n" +
+	"\bDocument\x12E\n" +
+	"\x05title\x18\x01 \x01(\v2'.consulta.consultation.v1.LocalizedTextB\x06\xbaH\x03\xc8\x01\x01R\x05title\x12\x1d\n" +
+	"\x03url\x18\x02 \x01(\tB\v\xbaH\br\x06\x18\xd0\x0f\x88\x01\x01R\x03url\"\xb3\x04\n" +
 	"\bDialogue\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rthematic_area\x18\x02 \x01(\tR\fthematicArea\x12\x14\n" +
@@ -1441,7 +3012,8 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xc3\x05\n" +
+	"updateTime\x12)\n" +
+	"\x10consultation_ids\x18\r \x03(\tR\x0fconsultationIds\"\xb9\a\n" +
 	"\fConsultation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vdialogue_id\x18\x02 \x01(\tR\n" +
@@ -1460,14 +3032,21 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xd1\x02\n" +
+	"updateTime\x12U\n" +
+	"\x14background_documents\x18\x0f \x03(\v2\".consulta.consultation.v1.DocumentR\x13backgroundDocuments\x12\x1a\n" +
+	"\baudience\x18\x10 \x03(\tR\baudience\x12V\n" +
+	"\x13default_publication\x18\x11 \x01(\x0e2%.consulta.consultation.v1.PublicationR\x12defaultPublication\x12)\n" +
+	"\x10questions_frozen\x18\x12 \x01(\bR\x0fquestionsFrozen\"\xca\x04\n" +
 	"\bQuestion\x121\n" +
 	"\x02id\x18\x01 \x01(\tB!\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\x02id\x12C\n" +
 	"\x04text\x18\x02 \x01(\v2'.consulta.consultation.v1.LocalizedTextB\x06\xbaH\x03\xc8\x01\x01R\x04text\x12\x1a\n" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x12M\n" +
 	"\rtext_question\x18\n" +
 	" \x01(\v2&.consulta.consultation.v1.TextQuestionH\x00R\ftextQuestion\x12S\n" +
-	"\x0fchoice_question\x18\v \x01(\v2(.consulta.consultation.v1.ChoiceQuestionH\x00R\x0echoiceQuestionB\r\n" +
+	"\x0fchoice_question\x18\v \x01(\v2(.consulta.consultation.v1.ChoiceQuestionH\x00R\x0echoiceQuestion\x12P\n" +
+	"\x0escale_question\x18\f \x01(\v2'.consulta.consultation.v1.ScaleQuestionH\x00R\rscaleQuestion\x12V\n" +
+	"\x10ranking_question\x18\r \x01(\v2).consulta.consultation.v1.RankingQuestionH\x00R\x0frankingQuestion\x12M\n" +
+	"\rfile_question\x18\x0e \x01(\v2&.consulta.consultation.v1.FileQuestionH\x00R\ffileQuestionB\r\n" +
 	"\x04kind\x12\x05\xbaH\x02\b\x01\"N\n" +
 	"\fTextQuestion\x12*\n" +
 	"\n" +
@@ -1480,27 +3059,38 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\vmin_choices\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\n" +
 	"minChoices\x12(\n" +
 	"\vmax_choices\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\n" +
-	"maxChoices\"\x82\x01\n" +
+	"maxChoices\"W\n" +
+	"\rScaleQuestion\x12F\n" +
+	"\x06labels\x18\x01 \x03(\v2$.consulta.consultation.v1.ScaleLabelB\b\xbaH\x05\x92\x01\x02\x10\x05R\x06labels\"t\n" +
+	"\n" +
+	"ScaleLabel\x12\x1f\n" +
+	"\x05value\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x05(\x01R\x05value\x12E\n" +
+	"\x05label\x18\x02 \x01(\v2'.consulta.consultation.v1.LocalizedTextB\x06\xbaH\x03\xc8\x01\x01R\x05label\"\x81\x01\n" +
+	"\x0fRankingQuestion\x12F\n" +
+	"\aoptions\x18\x01 \x03(\v2 .consulta.consultation.v1.OptionB\n" +
+	"\xbaH\a\x92\x01\x04\b\x02\x102R\aoptions\x12&\n" +
+	"\n" +
+	"rank_count\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\trankCount\"9\n" +
+	"\fFileQuestion\x12)\n" +
+	"\tmax_bytes\x18\x01 \x01(\x03B\f\xbaH\t\"\a\x18\x80\x80\x80\x19(\x01R\bmaxBytes\"\x82\x01\n" +
 	"\x06Option\x121\n" +
 	"\x02id\x18\x01 \x01(\tB!\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\x02id\x12E\n" +
-	"\x05label\x18\x02 \x01(\v2'.consulta.consultation.v1.LocalizedTextB\x06\xbaH\x03\xc8\x01\x01R\x05label\"\x9f\x03\n" +
+	"\x05label\x18\x02 \x01(\v2'.consulta.consultation.v1.LocalizedTextB\x06\xbaH\x03\xc8\x01\x01R\x05label\"\xee\x02\n" +
 	"\x15CreateDialogueRequest\x12B\n" +
 	"\rthematic_area\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9_]{1,39}$R\fthematicArea\x12 \n" +
 	"\x05title\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\x05title\x12G\n" +
-	"\x10colead_countries\x18\x03 \x03(\tB\x1c\xbaH\x19\x92\x01\x16\b\x01\x10<\x18\x01\"\x0er\f2\n" +
-	"^[A-Z]{2}$R\x0fcoleadCountries\x12?\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\x05title\x12?\n" +
 	"\tstarts_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\bstartsAt\x123\n" +
 	"\aends_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x06endsAt\x12&\n" +
 	"\n" +
 	"venue_city\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18dR\tvenueCity\x129\n" +
-	"\rvenue_country\x18\a \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\fvenueCountry\"X\n" +
+	"\rvenue_country\x18\a \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\fvenueCountryJ\x04\b\x03\x10\x04R\x10colead_countries\"X\n" +
 	"\x16CreateDialogueResponse\x12>\n" +
 	"\bdialogue\x18\x01 \x01(\v2\".consulta.consultation.v1.DialogueR\bdialogue\".\n" +
 	"\x12GetDialogueRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"U\n" +
 	"\x13GetDialogueResponse\x12>\n" +
-	"\bdialogue\x18\x01 \x01(\v2\".consulta.consultation.v1.DialogueR\bdialogue\"\xf8\x03\n" +
+	"\bdialogue\x18\x01 \x01(\v2\".consulta.consultation.v1.DialogueR\bdialogue\"\xff\x05\n" +
 	"\x19CreateConsultationRequest\x12)\n" +
 	"\vdialogue_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"dialogueId\x12E\n" +
@@ -1509,7 +3099,11 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\tlanguages\x18\x04 \x03(\tB9\xbaH6\x92\x013\b\x01\x10(\x18\x01\"+r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\tlanguages\x12M\n" +
 	"\tquestions\x18\x05 \x03(\v2\".consulta.consultation.v1.QuestionB\v\xbaH\b\x92\x01\x05\b\x01\x10\xac\x02R\tquestions\x125\n" +
 	"\bopens_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aopensAt\x12?\n" +
-	"\tcloses_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\bclosesAt\"h\n" +
+	"\tcloses_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\bclosesAt\x12_\n" +
+	"\x14background_documents\x18\b \x03(\v2\".consulta.consultation.v1.DocumentB\b\xbaH\x05\x92\x01\x02\x102R\x13backgroundDocuments\x12B\n" +
+	"\baudience\x18\t \x03(\tB&\xbaH#\x92\x01 \x10\x14\x18\x01\"\x1ar\x182\x16^[a-z][a-z0-9_]{1,39}$R\baudience\x12`\n" +
+	"\x13default_publication\x18\n" +
+	" \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\x12defaultPublication\"h\n" +
 	"\x1aCreateConsultationResponse\x12J\n" +
 	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"2\n" +
 	"\x16GetConsultationRequest\x12\x18\n" +
@@ -1525,7 +3119,97 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12!\n" +
 	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\"g\n" +
 	"\x19CloseConsultationResponse\x12J\n" +
-	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation*\x87\x01\n" +
+	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"\xcf\x02\n" +
+	"\x15UpdateDialogueRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x01R\aversion\x12 \n" +
+	"\x05title\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\x05title\x12?\n" +
+	"\tstarts_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\bstartsAt\x123\n" +
+	"\aends_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x06endsAt\x12&\n" +
+	"\n" +
+	"venue_city\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18dR\tvenueCity\x129\n" +
+	"\rvenue_country\x18\a \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\fvenueCountry\"X\n" +
+	"\x16UpdateDialogueResponse\x12>\n" +
+	"\bdialogue\x18\x01 \x01(\v2\".consulta.consultation.v1.DialogueR\bdialogue\"T\n" +
+	"\x15CancelDialogueRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\"X\n" +
+	"\x16CancelDialogueResponse\x12>\n" +
+	"\bdialogue\x18\x01 \x01(\v2\".consulta.consultation.v1.DialogueR\bdialogue\"\xfb\x01\n" +
+	"\x14ListDialoguesRequest\x12E\n" +
+	"\rthematic_area\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9_]{1,39})?$R\fthematicArea\x12J\n" +
+	"\x06status\x18\x02 \x01(\x0e2(.consulta.consultation.v1.DialogueStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\tpageToken\"\x81\x01\n" +
+	"\x15ListDialoguesResponse\x12@\n" +
+	"\tdialogues\x18\x01 \x03(\v2\".consulta.consultation.v1.DialogueR\tdialogues\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x91\x06\n" +
+	"\x19UpdateConsultationRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x01R\aversion\x12E\n" +
+	"\x05title\x18\x03 \x01(\v2'.consulta.consultation.v1.LocalizedTextB\x06\xbaH\x03\xc8\x01\x01R\x05title\x12I\n" +
+	"\vdescription\x18\x04 \x01(\v2'.consulta.consultation.v1.LocalizedTextR\vdescription\x12W\n" +
+	"\tlanguages\x18\x05 \x03(\tB9\xbaH6\x92\x013\b\x01\x10(\x18\x01\"+r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\tlanguages\x12M\n" +
+	"\tquestions\x18\x06 \x03(\v2\".consulta.consultation.v1.QuestionB\v\xbaH\b\x92\x01\x05\b\x01\x10\xac\x02R\tquestions\x125\n" +
+	"\bopens_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aopensAt\x12?\n" +
+	"\tcloses_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\bclosesAt\x12_\n" +
+	"\x14background_documents\x18\t \x03(\v2\".consulta.consultation.v1.DocumentB\b\xbaH\x05\x92\x01\x02\x102R\x13backgroundDocuments\x12B\n" +
+	"\baudience\x18\n" +
+	" \x03(\tB&\xbaH#\x92\x01 \x10\x14\x18\x01\"\x1ar\x182\x16^[a-z][a-z0-9_]{1,39}$R\baudience\x12`\n" +
+	"\x13default_publication\x18\v \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\x12defaultPublication\"h\n" +
+	"\x1aUpdateConsultationResponse\x12J\n" +
+	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"Z\n" +
+	"\x1bScheduleConsultationRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\"j\n" +
+	"\x1cScheduleConsultationResponse\x12J\n" +
+	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"\x99\x01\n" +
+	"\x19ExtendConsultationRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12?\n" +
+	"\tcloses_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\bclosesAt\"h\n" +
+	"\x1aExtendConsultationResponse\x12J\n" +
+	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"Y\n" +
+	"\x1aArchiveConsultationRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\"i\n" +
+	"\x1bArchiveConsultationResponse\x12J\n" +
+	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"\xf2\x02\n" +
+	"\x18ListConsultationsRequest\x12E\n" +
+	"\rthematic_area\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^([a-z][a-z0-9_]{1,39})?$R\fthematicArea\x12#\n" +
+	"\blanguage\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18#R\blanguage\x12[\n" +
+	"\bstatuses\x18\x03 \x03(\x0e2,.consulta.consultation.v1.ConsultationStatusB\x11\xbaH\x0e\x92\x01\v\x10\x05\"\a\x82\x01\x04\x10\x01 \x00R\bstatuses\x12;\n" +
+	"\x0ecolead_country\x18\x04 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\rcoleadCountry\x12'\n" +
+	"\tpage_size\x18\x05 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\tpageToken\"\x91\x01\n" +
+	"\x19ListConsultationsResponse\x12L\n" +
+	"\rconsultations\x18\x01 \x03(\v2&.consulta.consultation.v1.ConsultationR\rconsultations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xed\x01\n" +
+	"\x18ReviewTranslationRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12'\n" +
+	"\ttext_path\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\btextPath\x12J\n" +
+	"\blanguage\x18\x04 \x01(\tB.\xbaH+r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\blanguage\x12\x1f\n" +
+	"\x04text\x18\x05 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xa0\x9c\x01R\x04text\"g\n" +
+	"\x19ReviewTranslationResponse\x12J\n" +
+	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation*t\n" +
+	"\n" +
+	"TextOrigin\x12\x1b\n" +
+	"\x17TEXT_ORIGIN_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12TEXT_ORIGIN_SOURCE\x10\x01\x12\x17\n" +
+	"\x13TEXT_ORIGIN_MACHINE\x10\x02\x12\x18\n" +
+	"\x14TEXT_ORIGIN_REVIEWED\x10\x03*\x88\x01\n" +
+	"\vPublication\x12\x1b\n" +
+	"\x17PUBLICATION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18PUBLICATION_PUBLIC_NAMED\x10\x01\x12 \n" +
+	"\x1cPUBLICATION_PUBLIC_ANONYMOUS\x10\x02\x12\x1c\n" +
+	"\x18PUBLICATION_CONFIDENTIAL\x10\x03*\x87\x01\n" +
 	"\x0eDialogueStatus\x12\x1f\n" +
 	"\x1bDIALOGUE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DIALOGUE_STATUS_PLANNED\x10\x01\x12\x18\n" +
@@ -1537,14 +3221,23 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\x1dCONSULTATION_STATUS_SCHEDULED\x10\x02\x12\x1c\n" +
 	"\x18CONSULTATION_STATUS_OPEN\x10\x03\x12\x1e\n" +
 	"\x1aCONSULTATION_STATUS_CLOSED\x10\x04\x12 \n" +
-	"\x1cCONSULTATION_STATUS_ARCHIVED\x10\x052\xe8\x05\n" +
+	"\x1cCONSULTATION_STATUS_ARCHIVED\x10\x052\xcf\x0e\n" +
 	"\x13ConsultationService\x12s\n" +
 	"\x0eCreateDialogue\x12/.consulta.consultation.v1.CreateDialogueRequest\x1a0.consulta.consultation.v1.CreateDialogueResponse\x12j\n" +
 	"\vGetDialogue\x12,.consulta.consultation.v1.GetDialogueRequest\x1a-.consulta.consultation.v1.GetDialogueResponse\x12\x7f\n" +
 	"\x12CreateConsultation\x123.consulta.consultation.v1.CreateConsultationRequest\x1a4.consulta.consultation.v1.CreateConsultationResponse\x12v\n" +
 	"\x0fGetConsultation\x120.consulta.consultation.v1.GetConsultationRequest\x1a1.consulta.consultation.v1.GetConsultationResponse\x12y\n" +
 	"\x10OpenConsultation\x121.consulta.consultation.v1.OpenConsultationRequest\x1a2.consulta.consultation.v1.OpenConsultationResponse\x12|\n" +
-	"\x11CloseConsultation\x122.consulta.consultation.v1.CloseConsultationRequest\x1a3.consulta.consultation.v1.CloseConsultationResponseBWZUgithub.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1;consultationv1b\x06proto3"
+	"\x11CloseConsultation\x122.consulta.consultation.v1.CloseConsultationRequest\x1a3.consulta.consultation.v1.CloseConsultationResponse\x12s\n" +
+	"\x0eUpdateDialogue\x12/.consulta.consultation.v1.UpdateDialogueRequest\x1a0.consulta.consultation.v1.UpdateDialogueResponse\x12s\n" +
+	"\x0eCancelDialogue\x12/.consulta.consultation.v1.CancelDialogueRequest\x1a0.consulta.consultation.v1.CancelDialogueResponse\x12p\n" +
+	"\rListDialogues\x12..consulta.consultation.v1.ListDialoguesRequest\x1a/.consulta.consultation.v1.ListDialoguesResponse\x12\x7f\n" +
+	"\x12UpdateConsultation\x123.consulta.consultation.v1.UpdateConsultationRequest\x1a4.consulta.consultation.v1.UpdateConsultationResponse\x12\x85\x01\n" +
+	"\x14ScheduleConsultation\x125.consulta.consultation.v1.ScheduleConsultationRequest\x1a6.consulta.consultation.v1.ScheduleConsultationResponse\x12\x7f\n" +
+	"\x12ExtendConsultation\x123.consulta.consultation.v1.ExtendConsultationRequest\x1a4.consulta.consultation.v1.ExtendConsultationResponse\x12\x82\x01\n" +
+	"\x13ArchiveConsultation\x124.consulta.consultation.v1.ArchiveConsultationRequest\x1a5.consulta.consultation.v1.ArchiveConsultationResponse\x12|\n" +
+	"\x11ListConsultations\x122.consulta.consultation.v1.ListConsultationsRequest\x1a3.consulta.consultation.v1.ListConsultationsResponse\x12|\n" +
+	"\x11ReviewTranslation\x122.consulta.consultation.v1.ReviewTranslationRequest\x1a3.consulta.consultation.v1.ReviewTranslationResponseBWZUgithub.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1;consultationv1b\x06proto3"
 
 var (
 	file_consulta_consultation_v1_consultation_proto_rawDescOnce sync.Once
@@ -1558,83 +3251,161 @@ func file_consulta_consultation_v1_consultation_proto_rawDescGZIP() []byte {
 	return file_consulta_consultation_v1_consultation_proto_rawDescData
 }
 
-var file_consulta_consultation_v1_consultation_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_consulta_consultation_v1_consultation_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_consulta_consultation_v1_consultation_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_consulta_consultation_v1_consultation_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_consulta_consultation_v1_consultation_proto_goTypes = []any{
-	(DialogueStatus)(0),                // 0: consulta.consultation.v1.DialogueStatus
-	(ConsultationStatus)(0),            // 1: consulta.consultation.v1.ConsultationStatus
-	(*LocalizedText)(nil),              // 2: consulta.consultation.v1.LocalizedText
-	(*Dialogue)(nil),                   // 3: consulta.consultation.v1.Dialogue
-	(*Consultation)(nil),               // 4: consulta.consultation.v1.Consultation
-	(*Question)(nil),                   // 5: consulta.consultation.v1.Question
-	(*TextQuestion)(nil),               // 6: consulta.consultation.v1.TextQuestion
-	(*ChoiceQuestion)(nil),             // 7: consulta.consultation.v1.ChoiceQuestion
-	(*Option)(nil),                     // 8: consulta.consultation.v1.Option
-	(*CreateDialogueRequest)(nil),      // 9: consulta.consultation.v1.CreateDialogueRequest
-	(*CreateDialogueResponse)(nil),     // 10: consulta.consultation.v1.CreateDialogueResponse
-	(*GetDialogueRequest)(nil),         // 11: consulta.consultation.v1.GetDialogueRequest
-	(*GetDialogueResponse)(nil),        // 12: consulta.consultation.v1.GetDialogueResponse
-	(*CreateConsultationRequest)(nil),  // 13: consulta.consultation.v1.CreateConsultationRequest
-	(*CreateConsultationResponse)(nil), // 14: consulta.consultation.v1.CreateConsultationResponse
-	(*GetConsultationRequest)(nil),     // 15: consulta.consultation.v1.GetConsultationRequest
-	(*GetConsultationResponse)(nil),    // 16: consulta.consultation.v1.GetConsultationResponse
-	(*OpenConsultationRequest)(nil),    // 17: consulta.consultation.v1.OpenConsultationRequest
-	(*OpenConsultationResponse)(nil),   // 18: consulta.consultation.v1.OpenConsultationResponse
-	(*CloseConsultationRequest)(nil),   // 19: consulta.consultation.v1.CloseConsultationRequest
-	(*CloseConsultationResponse)(nil),  // 20: consulta.consultation.v1.CloseConsultationResponse
-	nil,                                // 21: consulta.consultation.v1.LocalizedText.TextsEntry
-	(*timestamppb.Timestamp)(nil),      // 22: google.protobuf.Timestamp
+	(TextOrigin)(0),                      // 0: consulta.consultation.v1.TextOrigin
+	(Publication)(0),                     // 1: consulta.consultation.v1.Publication
+	(DialogueStatus)(0),                  // 2: consulta.consultation.v1.DialogueStatus
+	(ConsultationStatus)(0),              // 3: consulta.consultation.v1.ConsultationStatus
+	(*LocalizedText)(nil),                // 4: consulta.consultation.v1.LocalizedText
+	(*Document)(nil),                     // 5: consulta.consultation.v1.Document
+	(*Dialogue)(nil),                     // 6: consulta.consultation.v1.Dialogue
+	(*Consultation)(nil),                 // 7: consulta.consultation.v1.Consultation
+	(*Question)(nil),                     // 8: consulta.consultation.v1.Question
+	(*TextQuestion)(nil),                 // 9: consulta.consultation.v1.TextQuestion
+	(*ChoiceQuestion)(nil),               // 10: consulta.consultation.v1.ChoiceQuestion
+	(*ScaleQuestion)(nil),                // 11: consulta.consultation.v1.ScaleQuestion
+	(*ScaleLabel)(nil),                   // 12: consulta.consultation.v1.ScaleLabel
+	(*RankingQuestion)(nil),              // 13: consulta.consultation.v1.RankingQuestion
+	(*FileQuestion)(nil),                 // 14: consulta.consultation.v1.FileQuestion
+	(*Option)(nil),                       // 15: consulta.consultation.v1.Option
+	(*CreateDialogueRequest)(nil),        // 16: consulta.consultation.v1.CreateDialogueRequest
+	(*CreateDialogueResponse)(nil),       // 17: consulta.consultation.v1.CreateDialogueResponse
+	(*GetDialogueRequest)(nil),           // 18: consulta.consultation.v1.GetDialogueRequest
+	(*GetDialogueResponse)(nil),          // 19: consulta.consultation.v1.GetDialogueResponse
+	(*CreateConsultationRequest)(nil),    // 20: consulta.consultation.v1.CreateConsultationRequest
+	(*CreateConsultationResponse)(nil),   // 21: consulta.consultation.v1.CreateConsultationResponse
+	(*GetConsultationRequest)(nil),       // 22: consulta.consultation.v1.GetConsultationRequest
+	(*GetConsultationResponse)(nil),      // 23: consulta.consultation.v1.GetConsultationResponse
+	(*OpenConsultationRequest)(nil),      // 24: consulta.consultation.v1.OpenConsultationRequest
+	(*OpenConsultationResponse)(nil),     // 25: consulta.consultation.v1.OpenConsultationResponse
+	(*CloseConsultationRequest)(nil),     // 26: consulta.consultation.v1.CloseConsultationRequest
+	(*CloseConsultationResponse)(nil),    // 27: consulta.consultation.v1.CloseConsultationResponse
+	(*UpdateDialogueRequest)(nil),        // 28: consulta.consultation.v1.UpdateDialogueRequest
+	(*UpdateDialogueResponse)(nil),       // 29: consulta.consultation.v1.UpdateDialogueResponse
+	(*CancelDialogueRequest)(nil),        // 30: consulta.consultation.v1.CancelDialogueRequest
+	(*CancelDialogueResponse)(nil),       // 31: consulta.consultation.v1.CancelDialogueResponse
+	(*ListDialoguesRequest)(nil),         // 32: consulta.consultation.v1.ListDialoguesRequest
+	(*ListDialoguesResponse)(nil),        // 33: consulta.consultation.v1.ListDialoguesResponse
+	(*UpdateConsultationRequest)(nil),    // 34: consulta.consultation.v1.UpdateConsultationRequest
+	(*UpdateConsultationResponse)(nil),   // 35: consulta.consultation.v1.UpdateConsultationResponse
+	(*ScheduleConsultationRequest)(nil),  // 36: consulta.consultation.v1.ScheduleConsultationRequest
+	(*ScheduleConsultationResponse)(nil), // 37: consulta.consultation.v1.ScheduleConsultationResponse
+	(*ExtendConsultationRequest)(nil),    // 38: consulta.consultation.v1.ExtendConsultationRequest
+	(*ExtendConsultationResponse)(nil),   // 39: consulta.consultation.v1.ExtendConsultationResponse
+	(*ArchiveConsultationRequest)(nil),   // 40: consulta.consultation.v1.ArchiveConsultationRequest
+	(*ArchiveConsultationResponse)(nil),  // 41: consulta.consultation.v1.ArchiveConsultationResponse
+	(*ListConsultationsRequest)(nil),     // 42: consulta.consultation.v1.ListConsultationsRequest
+	(*ListConsultationsResponse)(nil),    // 43: consulta.consultation.v1.ListConsultationsResponse
+	(*ReviewTranslationRequest)(nil),     // 44: consulta.consultation.v1.ReviewTranslationRequest
+	(*ReviewTranslationResponse)(nil),    // 45: consulta.consultation.v1.ReviewTranslationResponse
+	nil,                                  // 46: consulta.consultation.v1.LocalizedText.TextsEntry
+	nil,                                  // 47: consulta.consultation.v1.LocalizedText.OriginsEntry
+	(*timestamppb.Timestamp)(nil),        // 48: google.protobuf.Timestamp
 }
 var file_consulta_consultation_v1_consultation_proto_depIdxs = []int32{
-	21, // 0: consulta.consultation.v1.LocalizedText.texts:type_name -> consulta.consultation.v1.LocalizedText.TextsEntry
-	22, // 1: consulta.consultation.v1.Dialogue.starts_at:type_name -> google.protobuf.Timestamp
-	22, // 2: consulta.consultation.v1.Dialogue.ends_at:type_name -> google.protobuf.Timestamp
-	0,  // 3: consulta.consultation.v1.Dialogue.status:type_name -> consulta.consultation.v1.DialogueStatus
-	22, // 4: consulta.consultation.v1.Dialogue.create_time:type_name -> google.protobuf.Timestamp
-	22, // 5: consulta.consultation.v1.Dialogue.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 6: consulta.consultation.v1.Consultation.title:type_name -> consulta.consultation.v1.LocalizedText
-	2,  // 7: consulta.consultation.v1.Consultation.description:type_name -> consulta.consultation.v1.LocalizedText
-	5,  // 8: consulta.consultation.v1.Consultation.questions:type_name -> consulta.consultation.v1.Question
-	1,  // 9: consulta.consultation.v1.Consultation.status:type_name -> consulta.consultation.v1.ConsultationStatus
-	22, // 10: consulta.consultation.v1.Consultation.opens_at:type_name -> google.protobuf.Timestamp
-	22, // 11: consulta.consultation.v1.Consultation.closes_at:type_name -> google.protobuf.Timestamp
-	22, // 12: consulta.consultation.v1.Consultation.create_time:type_name -> google.protobuf.Timestamp
-	22, // 13: consulta.consultation.v1.Consultation.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 14: consulta.consultation.v1.Question.text:type_name -> consulta.consultation.v1.LocalizedText
-	6,  // 15: consulta.consultation.v1.Question.text_question:type_name -> consulta.consultation.v1.TextQuestion
-	7,  // 16: consulta.consultation.v1.Question.choice_question:type_name -> consulta.consultation.v1.ChoiceQuestion
-	8,  // 17: consulta.consultation.v1.ChoiceQuestion.options:type_name -> consulta.consultation.v1.Option
-	2,  // 18: consulta.consultation.v1.Option.label:type_name -> consulta.consultation.v1.LocalizedText
-	22, // 19: consulta.consultation.v1.CreateDialogueRequest.starts_at:type_name -> google.protobuf.Timestamp
-	22, // 20: consulta.consultation.v1.CreateDialogueRequest.ends_at:type_name -> google.protobuf.Timestamp
-	3,  // 21: consulta.consultation.v1.CreateDialogueResponse.dialogue:type_name -> consulta.consultation.v1.Dialogue
-	3,  // 22: consulta.consultation.v1.GetDialogueResponse.dialogue:type_name -> consulta.consultation.v1.Dialogue
-	2,  // 23: consulta.consultation.v1.CreateConsultationRequest.title:type_name -> consulta.consultation.v1.LocalizedText
-	2,  // 24: consulta.consultation.v1.CreateConsultationRequest.description:type_name -> consulta.consultation.v1.LocalizedText
-	5,  // 25: consulta.consultation.v1.CreateConsultationRequest.questions:type_name -> consulta.consultation.v1.Question
-	22, // 26: consulta.consultation.v1.CreateConsultationRequest.opens_at:type_name -> google.protobuf.Timestamp
-	22, // 27: consulta.consultation.v1.CreateConsultationRequest.closes_at:type_name -> google.protobuf.Timestamp
-	4,  // 28: consulta.consultation.v1.CreateConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
-	4,  // 29: consulta.consultation.v1.GetConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
-	4,  // 30: consulta.consultation.v1.OpenConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
-	4,  // 31: consulta.consultation.v1.CloseConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
-	9,  // 32: consulta.consultation.v1.ConsultationService.CreateDialogue:input_type -> consulta.consultation.v1.CreateDialogueRequest
-	11, // 33: consulta.consultation.v1.ConsultationService.GetDialogue:input_type -> consulta.consultation.v1.GetDialogueRequest
-	13, // 34: consulta.consultation.v1.ConsultationService.CreateConsultation:input_type -> consulta.consultation.v1.CreateConsultationRequest
-	15, // 35: consulta.consultation.v1.ConsultationService.GetConsultation:input_type -> consulta.consultation.v1.GetConsultationRequest
-	17, // 36: consulta.consultation.v1.ConsultationService.OpenConsultation:input_type -> consulta.consultation.v1.OpenConsultationRequest
-	19, // 37: consulta.consultation.v1.ConsultationService.CloseConsultation:input_type -> consulta.consultation.v1.CloseConsultationRequest
-	10, // 38: consulta.consultation.v1.ConsultationService.CreateDialogue:output_type -> consulta.consultation.v1.CreateDialogueResponse
-	12, // 39: consulta.consultation.v1.ConsultationService.GetDialogue:output_type -> consulta.consultation.v1.GetDialogueResponse
-	14, // 40: consulta.consultation.v1.ConsultationService.CreateConsultation:output_type -> consulta.consultation.v1.CreateConsultationResponse
-	16, // 41: consulta.consultation.v1.ConsultationService.GetConsultation:output_type -> consulta.consultation.v1.GetConsultationResponse
-	18, // 42: consulta.consultation.v1.ConsultationService.OpenConsultation:output_type -> consulta.consultation.v1.OpenConsultationResponse
-	20, // 43: consulta.consultation.v1.ConsultationService.CloseConsultation:output_type -> consulta.consultation.v1.CloseConsultationResponse
-	38, // [38:44] is the sub-list for method output_type
-	32, // [32:38] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	46, // 0: consulta.consultation.v1.LocalizedText.texts:type_name -> consulta.consultation.v1.LocalizedText.TextsEntry
+	47, // 1: consulta.consultation.v1.LocalizedText.origins:type_name -> consulta.consultation.v1.LocalizedText.OriginsEntry
+	4,  // 2: consulta.consultation.v1.Document.title:type_name -> consulta.consultation.v1.LocalizedText
+	48, // 3: consulta.consultation.v1.Dialogue.starts_at:type_name -> google.protobuf.Timestamp
+	48, // 4: consulta.consultation.v1.Dialogue.ends_at:type_name -> google.protobuf.Timestamp
+	2,  // 5: consulta.consultation.v1.Dialogue.status:type_name -> consulta.consultation.v1.DialogueStatus
+	48, // 6: consulta.consultation.v1.Dialogue.create_time:type_name -> google.protobuf.Timestamp
+	48, // 7: consulta.consultation.v1.Dialogue.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 8: consulta.consultation.v1.Consultation.title:type_name -> consulta.consultation.v1.LocalizedText
+	4,  // 9: consulta.consultation.v1.Consultation.description:type_name -> consulta.consultation.v1.LocalizedText
+	8,  // 10: consulta.consultation.v1.Consultation.questions:type_name -> consulta.consultation.v1.Question
+	3,  // 11: consulta.consultation.v1.Consultation.status:type_name -> consulta.consultation.v1.ConsultationStatus
+	48, // 12: consulta.consultation.v1.Consultation.opens_at:type_name -> google.protobuf.Timestamp
+	48, // 13: consulta.consultation.v1.Consultation.closes_at:type_name -> google.protobuf.Timestamp
+	48, // 14: consulta.consultation.v1.Consultation.create_time:type_name -> google.protobuf.Timestamp
+	48, // 15: consulta.consultation.v1.Consultation.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 16: consulta.consultation.v1.Consultation.background_documents:type_name -> consulta.consultation.v1.Document
+	1,  // 17: consulta.consultation.v1.Consultation.default_publication:type_name -> consulta.consultation.v1.Publication
+	4,  // 18: consulta.consultation.v1.Question.text:type_name -> consulta.consultation.v1.LocalizedText
+	9,  // 19: consulta.consultation.v1.Question.text_question:type_name -> consulta.consultation.v1.TextQuestion
+	10, // 20: consulta.consultation.v1.Question.choice_question:type_name -> consulta.consultation.v1.ChoiceQuestion
+	11, // 21: consulta.consultation.v1.Question.scale_question:type_name -> consulta.consultation.v1.ScaleQuestion
+	13, // 22: consulta.consultation.v1.Question.ranking_question:type_name -> consulta.consultation.v1.RankingQuestion
+	14, // 23: consulta.consultation.v1.Question.file_question:type_name -> consulta.consultation.v1.FileQuestion
+	15, // 24: consulta.consultation.v1.ChoiceQuestion.options:type_name -> consulta.consultation.v1.Option
+	12, // 25: consulta.consultation.v1.ScaleQuestion.labels:type_name -> consulta.consultation.v1.ScaleLabel
+	4,  // 26: consulta.consultation.v1.ScaleLabel.label:type_name -> consulta.consultation.v1.LocalizedText
+	15, // 27: consulta.consultation.v1.RankingQuestion.options:type_name -> consulta.consultation.v1.Option
+	4,  // 28: consulta.consultation.v1.Option.label:type_name -> consulta.consultation.v1.LocalizedText
+	48, // 29: consulta.consultation.v1.CreateDialogueRequest.starts_at:type_name -> google.protobuf.Timestamp
+	48, // 30: consulta.consultation.v1.CreateDialogueRequest.ends_at:type_name -> google.protobuf.Timestamp
+	6,  // 31: consulta.consultation.v1.CreateDialogueResponse.dialogue:type_name -> consulta.consultation.v1.Dialogue
+	6,  // 32: consulta.consultation.v1.GetDialogueResponse.dialogue:type_name -> consulta.consultation.v1.Dialogue
+	4,  // 33: consulta.consultation.v1.CreateConsultationRequest.title:type_name -> consulta.consultation.v1.LocalizedText
+	4,  // 34: consulta.consultation.v1.CreateConsultationRequest.description:type_name -> consulta.consultation.v1.LocalizedText
+	8,  // 35: consulta.consultation.v1.CreateConsultationRequest.questions:type_name -> consulta.consultation.v1.Question
+	48, // 36: consulta.consultation.v1.CreateConsultationRequest.opens_at:type_name -> google.protobuf.Timestamp
+	48, // 37: consulta.consultation.v1.CreateConsultationRequest.closes_at:type_name -> google.protobuf.Timestamp
+	5,  // 38: consulta.consultation.v1.CreateConsultationRequest.background_documents:type_name -> consulta.consultation.v1.Document
+	1,  // 39: consulta.consultation.v1.CreateConsultationRequest.default_publication:type_name -> consulta.consultation.v1.Publication
+	7,  // 40: consulta.consultation.v1.CreateConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
+	7,  // 41: consulta.consultation.v1.GetConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
+	7,  // 42: consulta.consultation.v1.OpenConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
+	7,  // 43: consulta.consultation.v1.CloseConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
+	48, // 44: consulta.consultation.v1.UpdateDialogueRequest.starts_at:type_name -> google.protobuf.Timestamp
+	48, // 45: consulta.consultation.v1.UpdateDialogueRequest.ends_at:type_name -> google.protobuf.Timestamp
+	6,  // 46: consulta.consultation.v1.UpdateDialogueResponse.dialogue:type_name -> consulta.consultation.v1.Dialogue
+	6,  // 47: consulta.consultation.v1.CancelDialogueResponse.dialogue:type_name -> consulta.consultation.v1.Dialogue
+	2,  // 48: consulta.consultation.v1.ListDialoguesRequest.status:type_name -> consulta.consultation.v1.DialogueStatus
+	6,  // 49: consulta.consultation.v1.ListDialoguesResponse.dialogues:type_name -> consulta.consultation.v1.Dialogue
+	4,  // 50: consulta.consultation.v1.UpdateConsultationRequest.title:type_name -> consulta.consultation.v1.LocalizedText
+	4,  // 51: consulta.consultation.v1.UpdateConsultationRequest.description:type_name -> consulta.consultation.v1.LocalizedText
+	8,  // 52: consulta.consultation.v1.UpdateConsultationRequest.questions:type_name -> consulta.consultation.v1.Question
+	48, // 53: consulta.consultation.v1.UpdateConsultationRequest.opens_at:type_name -> google.protobuf.Timestamp
+	48, // 54: consulta.consultation.v1.UpdateConsultationRequest.closes_at:type_name -> google.protobuf.Timestamp
+	5,  // 55: consulta.consultation.v1.UpdateConsultationRequest.background_documents:type_name -> consulta.consultation.v1.Document
+	1,  // 56: consulta.consultation.v1.UpdateConsultationRequest.default_publication:type_name -> consulta.consultation.v1.Publication
+	7,  // 57: consulta.consultation.v1.UpdateConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
+	7,  // 58: consulta.consultation.v1.ScheduleConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
+	48, // 59: consulta.consultation.v1.ExtendConsultationRequest.closes_at:type_name -> google.protobuf.Timestamp
+	7,  // 60: consulta.consultation.v1.ExtendConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
+	7,  // 61: consulta.consultation.v1.ArchiveConsultationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
+	3,  // 62: consulta.consultation.v1.ListConsultationsRequest.statuses:type_name -> consulta.consultation.v1.ConsultationStatus
+	7,  // 63: consulta.consultation.v1.ListConsultationsResponse.consultations:type_name -> consulta.consultation.v1.Consultation
+	7,  // 64: consulta.consultation.v1.ReviewTranslationResponse.consultation:type_name -> consulta.consultation.v1.Consultation
+	0,  // 65: consulta.consultation.v1.LocalizedText.OriginsEntry.value:type_name -> consulta.consultation.v1.TextOrigin
+	16, // 66: consulta.consultation.v1.ConsultationService.CreateDialogue:input_type -> consulta.consultation.v1.CreateDialogueRequest
+	18, // 67: consulta.consultation.v1.ConsultationService.GetDialogue:input_type -> consulta.consultation.v1.GetDialogueRequest
+	20, // 68: consulta.consultation.v1.ConsultationService.CreateConsultation:input_type -> consulta.consultation.v1.CreateConsultationRequest
+	22, // 69: consulta.consultation.v1.ConsultationService.GetConsultation:input_type -> consulta.consultation.v1.GetConsultationRequest
+	24, // 70: consulta.consultation.v1.ConsultationService.OpenConsultation:input_type -> consulta.consultation.v1.OpenConsultationRequest
+	26, // 71: consulta.consultation.v1.ConsultationService.CloseConsultation:input_type -> consulta.consultation.v1.CloseConsultationRequest
+	28, // 72: consulta.consultation.v1.ConsultationService.UpdateDialogue:input_type -> consulta.consultation.v1.UpdateDialogueRequest
+	30, // 73: consulta.consultation.v1.ConsultationService.CancelDialogue:input_type -> consulta.consultation.v1.CancelDialogueRequest
+	32, // 74: consulta.consultation.v1.ConsultationService.ListDialogues:input_type -> consulta.consultation.v1.ListDialoguesRequest
+	34, // 75: consulta.consultation.v1.ConsultationService.UpdateConsultation:input_type -> consulta.consultation.v1.UpdateConsultationRequest
+	36, // 76: consulta.consultation.v1.ConsultationService.ScheduleConsultation:input_type -> consulta.consultation.v1.ScheduleConsultationRequest
+	38, // 77: consulta.consultation.v1.ConsultationService.ExtendConsultation:input_type -> consulta.consultation.v1.ExtendConsultationRequest
+	40, // 78: consulta.consultation.v1.ConsultationService.ArchiveConsultation:input_type -> consulta.consultation.v1.ArchiveConsultationRequest
+	42, // 79: consulta.consultation.v1.ConsultationService.ListConsultations:input_type -> consulta.consultation.v1.ListConsultationsRequest
+	44, // 80: consulta.consultation.v1.ConsultationService.ReviewTranslation:input_type -> consulta.consultation.v1.ReviewTranslationRequest
+	17, // 81: consulta.consultation.v1.ConsultationService.CreateDialogue:output_type -> consulta.consultation.v1.CreateDialogueResponse
+	19, // 82: consulta.consultation.v1.ConsultationService.GetDialogue:output_type -> consulta.consultation.v1.GetDialogueResponse
+	21, // 83: consulta.consultation.v1.ConsultationService.CreateConsultation:output_type -> consulta.consultation.v1.CreateConsultationResponse
+	23, // 84: consulta.consultation.v1.ConsultationService.GetConsultation:output_type -> consulta.consultation.v1.GetConsultationResponse
+	25, // 85: consulta.consultation.v1.ConsultationService.OpenConsultation:output_type -> consulta.consultation.v1.OpenConsultationResponse
+	27, // 86: consulta.consultation.v1.ConsultationService.CloseConsultation:output_type -> consulta.consultation.v1.CloseConsultationResponse
+	29, // 87: consulta.consultation.v1.ConsultationService.UpdateDialogue:output_type -> consulta.consultation.v1.UpdateDialogueResponse
+	31, // 88: consulta.consultation.v1.ConsultationService.CancelDialogue:output_type -> consulta.consultation.v1.CancelDialogueResponse
+	33, // 89: consulta.consultation.v1.ConsultationService.ListDialogues:output_type -> consulta.consultation.v1.ListDialoguesResponse
+	35, // 90: consulta.consultation.v1.ConsultationService.UpdateConsultation:output_type -> consulta.consultation.v1.UpdateConsultationResponse
+	37, // 91: consulta.consultation.v1.ConsultationService.ScheduleConsultation:output_type -> consulta.consultation.v1.ScheduleConsultationResponse
+	39, // 92: consulta.consultation.v1.ConsultationService.ExtendConsultation:output_type -> consulta.consultation.v1.ExtendConsultationResponse
+	41, // 93: consulta.consultation.v1.ConsultationService.ArchiveConsultation:output_type -> consulta.consultation.v1.ArchiveConsultationResponse
+	43, // 94: consulta.consultation.v1.ConsultationService.ListConsultations:output_type -> consulta.consultation.v1.ListConsultationsResponse
+	45, // 95: consulta.consultation.v1.ConsultationService.ReviewTranslation:output_type -> consulta.consultation.v1.ReviewTranslationResponse
+	81, // [81:96] is the sub-list for method output_type
+	66, // [66:81] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_consulta_consultation_v1_consultation_proto_init() }
@@ -1642,17 +3413,20 @@ func file_consulta_consultation_v1_consultation_proto_init() {
 	if File_consulta_consultation_v1_consultation_proto != nil {
 		return
 	}
-	file_consulta_consultation_v1_consultation_proto_msgTypes[3].OneofWrappers = []any{
+	file_consulta_consultation_v1_consultation_proto_msgTypes[4].OneofWrappers = []any{
 		(*Question_TextQuestion)(nil),
 		(*Question_ChoiceQuestion)(nil),
+		(*Question_ScaleQuestion)(nil),
+		(*Question_RankingQuestion)(nil),
+		(*Question_FileQuestion)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consulta_consultation_v1_consultation_proto_rawDesc), len(file_consulta_consultation_v1_consultation_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   20,
+			NumEnums:      4,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

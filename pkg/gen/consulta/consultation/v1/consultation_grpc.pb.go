@@ -19,12 +19,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ConsultationService_CreateDialogue_FullMethodName     = "/consulta.consultation.v1.ConsultationService/CreateDialogue"
-	ConsultationService_GetDialogue_FullMethodName        = "/consulta.consultation.v1.ConsultationService/GetDialogue"
-	ConsultationService_CreateConsultation_FullMethodName = "/consulta.consultation.v1.ConsultationService/CreateConsultation"
-	ConsultationService_GetConsultation_FullMethodName    = "/consulta.consultation.v1.ConsultationService/GetConsultation"
-	ConsultationService_OpenConsultation_FullMethodName   = "/consulta.consultation.v1.ConsultationService/OpenConsultation"
-	ConsultationService_CloseConsultation_FullMethodName  = "/consulta.consultation.v1.ConsultationService/CloseConsultation"
+	ConsultationService_CreateDialogue_FullMethodName       = "/consulta.consultation.v1.ConsultationService/CreateDialogue"
+	ConsultationService_GetDialogue_FullMethodName          = "/consulta.consultation.v1.ConsultationService/GetDialogue"
+	ConsultationService_CreateConsultation_FullMethodName   = "/consulta.consultation.v1.ConsultationService/CreateConsultation"
+	ConsultationService_GetConsultation_FullMethodName      = "/consulta.consultation.v1.ConsultationService/GetConsultation"
+	ConsultationService_OpenConsultation_FullMethodName     = "/consulta.consultation.v1.ConsultationService/OpenConsultation"
+	ConsultationService_CloseConsultation_FullMethodName    = "/consulta.consultation.v1.ConsultationService/CloseConsultation"
+	ConsultationService_UpdateDialogue_FullMethodName       = "/consulta.consultation.v1.ConsultationService/UpdateDialogue"
+	ConsultationService_CancelDialogue_FullMethodName       = "/consulta.consultation.v1.ConsultationService/CancelDialogue"
+	ConsultationService_ListDialogues_FullMethodName        = "/consulta.consultation.v1.ConsultationService/ListDialogues"
+	ConsultationService_UpdateConsultation_FullMethodName   = "/consulta.consultation.v1.ConsultationService/UpdateConsultation"
+	ConsultationService_ScheduleConsultation_FullMethodName = "/consulta.consultation.v1.ConsultationService/ScheduleConsultation"
+	ConsultationService_ExtendConsultation_FullMethodName   = "/consulta.consultation.v1.ConsultationService/ExtendConsultation"
+	ConsultationService_ArchiveConsultation_FullMethodName  = "/consulta.consultation.v1.ConsultationService/ArchiveConsultation"
+	ConsultationService_ListConsultations_FullMethodName    = "/consulta.consultation.v1.ConsultationService/ListConsultations"
+	ConsultationService_ReviewTranslation_FullMethodName    = "/consulta.consultation.v1.ConsultationService/ReviewTranslation"
 )
 
 // ConsultationServiceClient is the client API for ConsultationService service.
@@ -46,6 +55,25 @@ type ConsultationServiceClient interface {
 	OpenConsultation(ctx context.Context, in *OpenConsultationRequest, opts ...grpc.CallOption) (*OpenConsultationResponse, error)
 	// CloseConsultation stops accepting submissions.
 	CloseConsultation(ctx context.Context, in *CloseConsultationRequest, opts ...grpc.CallOption) (*CloseConsultationResponse, error)
+	// UpdateDialogue changes a planned dialogue; a new start time moves its digests.
+	UpdateDialogue(ctx context.Context, in *UpdateDialogueRequest, opts ...grpc.CallOption) (*UpdateDialogueResponse, error)
+	// CancelDialogue cancels a planned dialogue and its digests.
+	CancelDialogue(ctx context.Context, in *CancelDialogueRequest, opts ...grpc.CallOption) (*CancelDialogueResponse, error)
+	// ListDialogues lists dialogues, soonest first.
+	ListDialogues(ctx context.Context, in *ListDialoguesRequest, opts ...grpc.CallOption) (*ListDialoguesResponse, error)
+	// UpdateConsultation replaces the editable fields of a consultation.
+	UpdateConsultation(ctx context.Context, in *UpdateConsultationRequest, opts ...grpc.CallOption) (*UpdateConsultationResponse, error)
+	// ScheduleConsultation publishes a draft to open by itself at opens_at.
+	ScheduleConsultation(ctx context.Context, in *ScheduleConsultationRequest, opts ...grpc.CallOption) (*ScheduleConsultationResponse, error)
+	// ExtendConsultation moves the deadline of an open consultation later, or
+	// reopens a closed one until a new deadline.
+	ExtendConsultation(ctx context.Context, in *ExtendConsultationRequest, opts ...grpc.CallOption) (*ExtendConsultationResponse, error)
+	// ArchiveConsultation retires a closed consultation.
+	ArchiveConsultation(ctx context.Context, in *ArchiveConsultationRequest, opts ...grpc.CallOption) (*ArchiveConsultationResponse, error)
+	// ListConsultations lists consultations, nearest deadline first.
+	ListConsultations(ctx context.Context, in *ListConsultationsRequest, opts ...grpc.CallOption) (*ListConsultationsResponse, error)
+	// ReviewTranslation replaces one text in one language with a reviewed one.
+	ReviewTranslation(ctx context.Context, in *ReviewTranslationRequest, opts ...grpc.CallOption) (*ReviewTranslationResponse, error)
 }
 
 type consultationServiceClient struct {
@@ -116,6 +144,96 @@ func (c *consultationServiceClient) CloseConsultation(ctx context.Context, in *C
 	return out, nil
 }
 
+func (c *consultationServiceClient) UpdateDialogue(ctx context.Context, in *UpdateDialogueRequest, opts ...grpc.CallOption) (*UpdateDialogueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateDialogueResponse)
+	err := c.cc.Invoke(ctx, ConsultationService_UpdateDialogue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consultationServiceClient) CancelDialogue(ctx context.Context, in *CancelDialogueRequest, opts ...grpc.CallOption) (*CancelDialogueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelDialogueResponse)
+	err := c.cc.Invoke(ctx, ConsultationService_CancelDialogue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consultationServiceClient) ListDialogues(ctx context.Context, in *ListDialoguesRequest, opts ...grpc.CallOption) (*ListDialoguesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDialoguesResponse)
+	err := c.cc.Invoke(ctx, ConsultationService_ListDialogues_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consultationServiceClient) UpdateConsultation(ctx context.Context, in *UpdateConsultationRequest, opts ...grpc.CallOption) (*UpdateConsultationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateConsultationResponse)
+	err := c.cc.Invoke(ctx, ConsultationService_UpdateConsultation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consultationServiceClient) ScheduleConsultation(ctx context.Context, in *ScheduleConsultationRequest, opts ...grpc.CallOption) (*ScheduleConsultationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScheduleConsultationResponse)
+	err := c.cc.Invoke(ctx, ConsultationService_ScheduleConsultation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consultationServiceClient) ExtendConsultation(ctx context.Context, in *ExtendConsultationRequest, opts ...grpc.CallOption) (*ExtendConsultationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExtendConsultationResponse)
+	err := c.cc.Invoke(ctx, ConsultationService_ExtendConsultation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consultationServiceClient) ArchiveConsultation(ctx context.Context, in *ArchiveConsultationRequest, opts ...grpc.CallOption) (*ArchiveConsultationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ArchiveConsultationResponse)
+	err := c.cc.Invoke(ctx, ConsultationService_ArchiveConsultation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consultationServiceClient) ListConsultations(ctx context.Context, in *ListConsultationsRequest, opts ...grpc.CallOption) (*ListConsultationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListConsultationsResponse)
+	err := c.cc.Invoke(ctx, ConsultationService_ListConsultations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consultationServiceClient) ReviewTranslation(ctx context.Context, in *ReviewTranslationRequest, opts ...grpc.CallOption) (*ReviewTranslationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReviewTranslationResponse)
+	err := c.cc.Invoke(ctx, ConsultationService_ReviewTranslation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConsultationServiceServer is the server API for ConsultationService service.
 // All implementations must embed UnimplementedConsultationServiceServer
 // for forward compatibility.
@@ -135,6 +253,25 @@ type ConsultationServiceServer interface {
 	OpenConsultation(context.Context, *OpenConsultationRequest) (*OpenConsultationResponse, error)
 	// CloseConsultation stops accepting submissions.
 	CloseConsultation(context.Context, *CloseConsultationRequest) (*CloseConsultationResponse, error)
+	// UpdateDialogue changes a planned dialogue; a new start time moves its digests.
+	UpdateDialogue(context.Context, *UpdateDialogueRequest) (*UpdateDialogueResponse, error)
+	// CancelDialogue cancels a planned dialogue and its digests.
+	CancelDialogue(context.Context, *CancelDialogueRequest) (*CancelDialogueResponse, error)
+	// ListDialogues lists dialogues, soonest first.
+	ListDialogues(context.Context, *ListDialoguesRequest) (*ListDialoguesResponse, error)
+	// UpdateConsultation replaces the editable fields of a consultation.
+	UpdateConsultation(context.Context, *UpdateConsultationRequest) (*UpdateConsultationResponse, error)
+	// ScheduleConsultation publishes a draft to open by itself at opens_at.
+	ScheduleConsultation(context.Context, *ScheduleConsultationRequest) (*ScheduleConsultationResponse, error)
+	// ExtendConsultation moves the deadline of an open consultation later, or
+	// reopens a closed one until a new deadline.
+	ExtendConsultation(context.Context, *ExtendConsultationRequest) (*ExtendConsultationResponse, error)
+	// ArchiveConsultation retires a closed consultation.
+	ArchiveConsultation(context.Context, *ArchiveConsultationRequest) (*ArchiveConsultationResponse, error)
+	// ListConsultations lists consultations, nearest deadline first.
+	ListConsultations(context.Context, *ListConsultationsRequest) (*ListConsultationsResponse, error)
+	// ReviewTranslation replaces one text in one language with a reviewed one.
+	ReviewTranslation(context.Context, *ReviewTranslationRequest) (*ReviewTranslationResponse, error)
 	mustEmbedUnimplementedConsultationServiceServer()
 }
 
@@ -162,6 +299,33 @@ func (UnimplementedConsultationServiceServer) OpenConsultation(context.Context, 
 }
 func (UnimplementedConsultationServiceServer) CloseConsultation(context.Context, *CloseConsultationRequest) (*CloseConsultationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CloseConsultation not implemented")
+}
+func (UnimplementedConsultationServiceServer) UpdateDialogue(context.Context, *UpdateDialogueRequest) (*UpdateDialogueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateDialogue not implemented")
+}
+func (UnimplementedConsultationServiceServer) CancelDialogue(context.Context, *CancelDialogueRequest) (*CancelDialogueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelDialogue not implemented")
+}
+func (UnimplementedConsultationServiceServer) ListDialogues(context.Context, *ListDialoguesRequest) (*ListDialoguesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDialogues not implemented")
+}
+func (UnimplementedConsultationServiceServer) UpdateConsultation(context.Context, *UpdateConsultationRequest) (*UpdateConsultationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateConsultation not implemented")
+}
+func (UnimplementedConsultationServiceServer) ScheduleConsultation(context.Context, *ScheduleConsultationRequest) (*ScheduleConsultationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ScheduleConsultation not implemented")
+}
+func (UnimplementedConsultationServiceServer) ExtendConsultation(context.Context, *ExtendConsultationRequest) (*ExtendConsultationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExtendConsultation not implemented")
+}
+func (UnimplementedConsultationServiceServer) ArchiveConsultation(context.Context, *ArchiveConsultationRequest) (*ArchiveConsultationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ArchiveConsultation not implemented")
+}
+func (UnimplementedConsultationServiceServer) ListConsultations(context.Context, *ListConsultationsRequest) (*ListConsultationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListConsultations not implemented")
+}
+func (UnimplementedConsultationServiceServer) ReviewTranslation(context.Context, *ReviewTranslationRequest) (*ReviewTranslationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReviewTranslation not implemented")
 }
 func (UnimplementedConsultationServiceServer) mustEmbedUnimplementedConsultationServiceServer() {}
 func (UnimplementedConsultationServiceServer) testEmbeddedByValue()                             {}
@@ -292,6 +456,168 @@ func _ConsultationService_CloseConsultation_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConsultationService_UpdateDialogue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateDialogueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsultationServiceServer).UpdateDialogue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsultationService_UpdateDialogue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsultationServiceServer).UpdateDialogue(ctx, req.(*UpdateDialogueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsultationService_CancelDialogue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelDialogueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsultationServiceServer).CancelDialogue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsultationService_CancelDialogue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsultationServiceServer).CancelDialogue(ctx, req.(*CancelDialogueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsultationService_ListDialogues_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDialoguesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsultationServiceServer).ListDialogues(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsultationService_ListDialogues_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsultationServiceServer).ListDialogues(ctx, req.(*ListDialoguesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsultationService_UpdateConsultation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateConsultationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsultationServiceServer).UpdateConsultation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsultationService_UpdateConsultation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsultationServiceServer).UpdateConsultation(ctx, req.(*UpdateConsultationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsultationService_ScheduleConsultation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScheduleConsultationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsultationServiceServer).ScheduleConsultation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsultationService_ScheduleConsultation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsultationServiceServer).ScheduleConsultation(ctx, req.(*ScheduleConsultationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsultationService_ExtendConsultation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExtendConsultationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsultationServiceServer).ExtendConsultation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsultationService_ExtendConsultation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsultationServiceServer).ExtendConsultation(ctx, req.(*ExtendConsultationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsultationService_ArchiveConsultation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ArchiveConsultationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsultationServiceServer).ArchiveConsultation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsultationService_ArchiveConsultation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsultationServiceServer).ArchiveConsultation(ctx, req.(*ArchiveConsultationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsultationService_ListConsultations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListConsultationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsultationServiceServer).ListConsultations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsultationService_ListConsultations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsultationServiceServer).ListConsultations(ctx, req.(*ListConsultationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsultationService_ReviewTranslation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReviewTranslationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsultationServiceServer).ReviewTranslation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsultationService_ReviewTranslation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsultationServiceServer).ReviewTranslation(ctx, req.(*ReviewTranslationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConsultationService_ServiceDesc is the grpc.ServiceDesc for ConsultationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -322,6 +648,42 @@ var ConsultationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CloseConsultation",
 			Handler:    _ConsultationService_CloseConsultation_Handler,
+		},
+		{
+			MethodName: "UpdateDialogue",
+			Handler:    _ConsultationService_UpdateDialogue_Handler,
+		},
+		{
+			MethodName: "CancelDialogue",
+			Handler:    _ConsultationService_CancelDialogue_Handler,
+		},
+		{
+			MethodName: "ListDialogues",
+			Handler:    _ConsultationService_ListDialogues_Handler,
+		},
+		{
+			MethodName: "UpdateConsultation",
+			Handler:    _ConsultationService_UpdateConsultation_Handler,
+		},
+		{
+			MethodName: "ScheduleConsultation",
+			Handler:    _ConsultationService_ScheduleConsultation_Handler,
+		},
+		{
+			MethodName: "ExtendConsultation",
+			Handler:    _ConsultationService_ExtendConsultation_Handler,
+		},
+		{
+			MethodName: "ArchiveConsultation",
+			Handler:    _ConsultationService_ArchiveConsultation_Handler,
+		},
+		{
+			MethodName: "ListConsultations",
+			Handler:    _ConsultationService_ListConsultations_Handler,
+		},
+		{
+			MethodName: "ReviewTranslation",
+			Handler:    _ConsultationService_ReviewTranslation_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -9,6 +9,7 @@ package consultationv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -201,11 +202,250 @@ func (x *ConsultationClosedEvent) GetConsultation() *Consultation {
 	return nil
 }
 
+// DialogueUpdatedEvent is published on consulta.dialogue.updated; when
+// starts_at changed, previous_starts_at holds the old start so that digests
+// scheduled for it can be withdrawn.
+type DialogueUpdatedEvent struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Dialogue         *Dialogue              `protobuf:"bytes,1,opt,name=dialogue,proto3" json:"dialogue,omitempty"`
+	PreviousStartsAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=previous_starts_at,json=previousStartsAt,proto3" json:"previous_starts_at,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DialogueUpdatedEvent) Reset() {
+	*x = DialogueUpdatedEvent{}
+	mi := &file_consulta_consultation_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DialogueUpdatedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DialogueUpdatedEvent) ProtoMessage() {}
+
+func (x *DialogueUpdatedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DialogueUpdatedEvent.ProtoReflect.Descriptor instead.
+func (*DialogueUpdatedEvent) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DialogueUpdatedEvent) GetDialogue() *Dialogue {
+	if x != nil {
+		return x.Dialogue
+	}
+	return nil
+}
+
+func (x *DialogueUpdatedEvent) GetPreviousStartsAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousStartsAt
+	}
+	return nil
+}
+
+// DialogueCancelledEvent is published on consulta.dialogue.cancelled.
+type DialogueCancelledEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dialogue      *Dialogue              `protobuf:"bytes,1,opt,name=dialogue,proto3" json:"dialogue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DialogueCancelledEvent) Reset() {
+	*x = DialogueCancelledEvent{}
+	mi := &file_consulta_consultation_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DialogueCancelledEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DialogueCancelledEvent) ProtoMessage() {}
+
+func (x *DialogueCancelledEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DialogueCancelledEvent.ProtoReflect.Descriptor instead.
+func (*DialogueCancelledEvent) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DialogueCancelledEvent) GetDialogue() *Dialogue {
+	if x != nil {
+		return x.Dialogue
+	}
+	return nil
+}
+
+// ConsultationPublishedEvent is published on consulta.consultation.published
+// when a draft is scheduled to open, or opened directly: from then on it is
+// public, and its texts are translated into every language it offers.
+type ConsultationPublishedEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Consultation  *Consultation          `protobuf:"bytes,1,opt,name=consultation,proto3" json:"consultation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsultationPublishedEvent) Reset() {
+	*x = ConsultationPublishedEvent{}
+	mi := &file_consulta_consultation_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsultationPublishedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsultationPublishedEvent) ProtoMessage() {}
+
+func (x *ConsultationPublishedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsultationPublishedEvent.ProtoReflect.Descriptor instead.
+func (*ConsultationPublishedEvent) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ConsultationPublishedEvent) GetConsultation() *Consultation {
+	if x != nil {
+		return x.Consultation
+	}
+	return nil
+}
+
+// ConsultationUpdatedEvent is published on consulta.consultation.updated for
+// every other change: edited fields, an extended deadline, a reviewed or
+// machine translation, questions frozen.
+type ConsultationUpdatedEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Consultation  *Consultation          `protobuf:"bytes,1,opt,name=consultation,proto3" json:"consultation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsultationUpdatedEvent) Reset() {
+	*x = ConsultationUpdatedEvent{}
+	mi := &file_consulta_consultation_v1_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsultationUpdatedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsultationUpdatedEvent) ProtoMessage() {}
+
+func (x *ConsultationUpdatedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsultationUpdatedEvent.ProtoReflect.Descriptor instead.
+func (*ConsultationUpdatedEvent) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ConsultationUpdatedEvent) GetConsultation() *Consultation {
+	if x != nil {
+		return x.Consultation
+	}
+	return nil
+}
+
+// ConsultationArchivedEvent is published on consulta.consultation.archived.
+type ConsultationArchivedEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Consultation  *Consultation          `protobuf:"bytes,1,opt,name=consultation,proto3" json:"consultation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsultationArchivedEvent) Reset() {
+	*x = ConsultationArchivedEvent{}
+	mi := &file_consulta_consultation_v1_events_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsultationArchivedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsultationArchivedEvent) ProtoMessage() {}
+
+func (x *ConsultationArchivedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_consultation_v1_events_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsultationArchivedEvent.ProtoReflect.Descriptor instead.
+func (*ConsultationArchivedEvent) Descriptor() ([]byte, []int) {
+	return file_consulta_consultation_v1_events_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ConsultationArchivedEvent) GetConsultation() *Consultation {
+	if x != nil {
+		return x.Consultation
+	}
+	return nil
+}
+
 var File_consulta_consultation_v1_events_proto protoreflect.FileDescriptor
 
 const file_consulta_consultation_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"%consulta/consultation/v1/events.proto\x12\x18consulta.consultation.v1\x1a+consulta/consultation/v1/consultation.proto\"X\n" +
+	"%consulta/consultation/v1/events.proto\x12\x18consulta.consultation.v1\x1a+consulta/consultation/v1/consultation.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"X\n" +
 	"\x16DialogueScheduledEvent\x12>\n" +
 	"\bdialogue\x18\x01 \x01(\v2\".consulta.consultation.v1.DialogueR\bdialogue\"f\n" +
 	"\x18ConsultationDraftedEvent\x12J\n" +
@@ -213,6 +453,17 @@ const file_consulta_consultation_v1_events_proto_rawDesc = "" +
 	"\x17ConsultationOpenedEvent\x12J\n" +
 	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"e\n" +
 	"\x17ConsultationClosedEvent\x12J\n" +
+	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"\xa0\x01\n" +
+	"\x14DialogueUpdatedEvent\x12>\n" +
+	"\bdialogue\x18\x01 \x01(\v2\".consulta.consultation.v1.DialogueR\bdialogue\x12H\n" +
+	"\x12previous_starts_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10previousStartsAt\"X\n" +
+	"\x16DialogueCancelledEvent\x12>\n" +
+	"\bdialogue\x18\x01 \x01(\v2\".consulta.consultation.v1.DialogueR\bdialogue\"h\n" +
+	"\x1aConsultationPublishedEvent\x12J\n" +
+	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"f\n" +
+	"\x18ConsultationUpdatedEvent\x12J\n" +
+	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"g\n" +
+	"\x19ConsultationArchivedEvent\x12J\n" +
 	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultationBWZUgithub.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1;consultationv1b\x06proto3"
 
 var (
@@ -227,25 +478,37 @@ func file_consulta_consultation_v1_events_proto_rawDescGZIP() []byte {
 	return file_consulta_consultation_v1_events_proto_rawDescData
 }
 
-var file_consulta_consultation_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_consulta_consultation_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_consulta_consultation_v1_events_proto_goTypes = []any{
-	(*DialogueScheduledEvent)(nil),   // 0: consulta.consultation.v1.DialogueScheduledEvent
-	(*ConsultationDraftedEvent)(nil), // 1: consulta.consultation.v1.ConsultationDraftedEvent
-	(*ConsultationOpenedEvent)(nil),  // 2: consulta.consultation.v1.ConsultationOpenedEvent
-	(*ConsultationClosedEvent)(nil),  // 3: consulta.consultation.v1.ConsultationClosedEvent
-	(*Dialogue)(nil),                 // 4: consulta.consultation.v1.Dialogue
-	(*Consultation)(nil),             // 5: consulta.consultation.v1.Consultation
+	(*DialogueScheduledEvent)(nil),     // 0: consulta.consultation.v1.DialogueScheduledEvent
+	(*ConsultationDraftedEvent)(nil),   // 1: consulta.consultation.v1.ConsultationDraftedEvent
+	(*ConsultationOpenedEvent)(nil),    // 2: consulta.consultation.v1.ConsultationOpenedEvent
+	(*ConsultationClosedEvent)(nil),    // 3: consulta.consultation.v1.ConsultationClosedEvent
+	(*DialogueUpdatedEvent)(nil),       // 4: consulta.consultation.v1.DialogueUpdatedEvent
+	(*DialogueCancelledEvent)(nil),     // 5: consulta.consultation.v1.DialogueCancelledEvent
+	(*ConsultationPublishedEvent)(nil), // 6: consulta.consultation.v1.ConsultationPublishedEvent
+	(*ConsultationUpdatedEvent)(nil),   // 7: consulta.consultation.v1.ConsultationUpdatedEvent
+	(*ConsultationArchivedEvent)(nil),  // 8: consulta.consultation.v1.ConsultationArchivedEvent
+	(*Dialogue)(nil),                   // 9: consulta.consultation.v1.Dialogue
+	(*Consultation)(nil),               // 10: consulta.consultation.v1.Consultation
+	(*timestamppb.Timestamp)(nil),      // 11: google.protobuf.Timestamp
 }
 var file_consulta_consultation_v1_events_proto_depIdxs = []int32{
-	4, // 0: consulta.consultation.v1.DialogueScheduledEvent.dialogue:type_name -> consulta.consultation.v1.Dialogue
-	5, // 1: consulta.consultation.v1.ConsultationDraftedEvent.consultation:type_name -> consulta.consultation.v1.Consultation
-	5, // 2: consulta.consultation.v1.ConsultationOpenedEvent.consultation:type_name -> consulta.consultation.v1.Consultation
-	5, // 3: consulta.consultation.v1.ConsultationClosedEvent.consultation:type_name -> consulta.consultation.v1.Consultation
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	9,  // 0: consulta.consultation.v1.DialogueScheduledEvent.dialogue:type_name -> consulta.consultation.v1.Dialogue
+	10, // 1: consulta.consultation.v1.ConsultationDraftedEvent.consultation:type_name -> consulta.consultation.v1.Consultation
+	10, // 2: consulta.consultation.v1.ConsultationOpenedEvent.consultation:type_name -> consulta.consultation.v1.Consultation
+	10, // 3: consulta.consultation.v1.ConsultationClosedEvent.consultation:type_name -> consulta.consultation.v1.Consultation
+	9,  // 4: consulta.consultation.v1.DialogueUpdatedEvent.dialogue:type_name -> consulta.consultation.v1.Dialogue
+	11, // 5: consulta.consultation.v1.DialogueUpdatedEvent.previous_starts_at:type_name -> google.protobuf.Timestamp
+	9,  // 6: consulta.consultation.v1.DialogueCancelledEvent.dialogue:type_name -> consulta.consultation.v1.Dialogue
+	10, // 7: consulta.consultation.v1.ConsultationPublishedEvent.consultation:type_name -> consulta.consultation.v1.Consultation
+	10, // 8: consulta.consultation.v1.ConsultationUpdatedEvent.consultation:type_name -> consulta.consultation.v1.Consultation
+	10, // 9: consulta.consultation.v1.ConsultationArchivedEvent.consultation:type_name -> consulta.consultation.v1.Consultation
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_consulta_consultation_v1_events_proto_init() }
@@ -260,7 +523,7 @@ func file_consulta_consultation_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consulta_consultation_v1_events_proto_rawDesc), len(file_consulta_consultation_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -114,6 +114,9 @@ type Answer struct {
 	//
 	//	*Answer_Text
 	//	*Answer_Choice
+	//	*Answer_Scale
+	//	*Answer_Ranking
+	//	*Answer_File
 	Value         isAnswer_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -181,6 +184,33 @@ func (x *Answer) GetChoice() *Choice {
 	return nil
 }
 
+func (x *Answer) GetScale() int32 {
+	if x != nil {
+		if x, ok := x.Value.(*Answer_Scale); ok {
+			return x.Scale
+		}
+	}
+	return 0
+}
+
+func (x *Answer) GetRanking() *Ranking {
+	if x != nil {
+		if x, ok := x.Value.(*Answer_Ranking); ok {
+			return x.Ranking
+		}
+	}
+	return nil
+}
+
+func (x *Answer) GetFile() *FileRef {
+	if x != nil {
+		if x, ok := x.Value.(*Answer_File); ok {
+			return x.File
+		}
+	}
+	return nil
+}
+
 type isAnswer_Value interface {
 	isAnswer_Value()
 }
@@ -196,9 +226,120 @@ type Answer_Choice struct {
 	Choice *Choice `protobuf:"bytes,3,opt,name=choice,proto3,oneof"`
 }
 
+type Answer_Scale struct {
+	// Answer to a scale question: 1 to 5.
+	Scale int32 `protobuf:"varint,4,opt,name=scale,proto3,oneof"`
+}
+
+type Answer_Ranking struct {
+	// Answer to a ranking question: option ids, most preferred first.
+	Ranking *Ranking `protobuf:"bytes,5,opt,name=ranking,proto3,oneof"`
+}
+
+type Answer_File struct {
+	// Answer to a file question: an uploaded document.
+	File *FileRef `protobuf:"bytes,6,opt,name=file,proto3,oneof"`
+}
+
 func (*Answer_Text) isAnswer_Value() {}
 
 func (*Answer_Choice) isAnswer_Value() {}
+
+func (*Answer_Scale) isAnswer_Value() {}
+
+func (*Answer_Ranking) isAnswer_Value() {}
+
+func (*Answer_File) isAnswer_Value() {}
+
+// Ranking holds options in order of preference.
+type Ranking struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OptionIds     []string               `protobuf:"bytes,1,rep,name=option_ids,json=optionIds,proto3" json:"option_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ranking) Reset() {
+	*x = Ranking{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ranking) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ranking) ProtoMessage() {}
+
+func (x *Ranking) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ranking.ProtoReflect.Descriptor instead.
+func (*Ranking) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Ranking) GetOptionIds() []string {
+	if x != nil {
+		return x.OptionIds
+	}
+	return nil
+}
+
+// FileRef names an uploaded document.
+type FileRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BlobId        string                 `protobuf:"bytes,1,opt,name=blob_id,json=blobId,proto3" json:"blob_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileRef) Reset() {
+	*x = FileRef{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileRef) ProtoMessage() {}
+
+func (x *FileRef) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileRef.ProtoReflect.Descriptor instead.
+func (*FileRef) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FileRef) GetBlobId() string {
+	if x != nil {
+		return x.BlobId
+	}
+	return ""
+}
 
 // Choice holds the options picked in a choice question.
 type Choice struct {
@@ -210,7 +351,7 @@ type Choice struct {
 
 func (x *Choice) Reset() {
 	*x = Choice{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[2]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +363,7 @@ func (x *Choice) String() string {
 func (*Choice) ProtoMessage() {}
 
 func (x *Choice) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[2]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +376,7 @@ func (x *Choice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Choice.ProtoReflect.Descriptor instead.
 func (*Choice) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{2}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Choice) GetOptionIds() []string {
@@ -262,7 +403,7 @@ type Submission struct {
 
 func (x *Submission) Reset() {
 	*x = Submission{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[3]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +415,7 @@ func (x *Submission) String() string {
 func (*Submission) ProtoMessage() {}
 
 func (x *Submission) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[3]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +428,7 @@ func (x *Submission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Submission.ProtoReflect.Descriptor instead.
 func (*Submission) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{3}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Submission) GetId() string {
@@ -353,7 +494,7 @@ type CreateSubmissionRequest struct {
 
 func (x *CreateSubmissionRequest) Reset() {
 	*x = CreateSubmissionRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[4]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +506,7 @@ func (x *CreateSubmissionRequest) String() string {
 func (*CreateSubmissionRequest) ProtoMessage() {}
 
 func (x *CreateSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[4]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +519,7 @@ func (x *CreateSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{4}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateSubmissionRequest) GetConsultationId() string {
@@ -418,7 +559,7 @@ type CreateSubmissionResponse struct {
 
 func (x *CreateSubmissionResponse) Reset() {
 	*x = CreateSubmissionResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[5]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -430,7 +571,7 @@ func (x *CreateSubmissionResponse) String() string {
 func (*CreateSubmissionResponse) ProtoMessage() {}
 
 func (x *CreateSubmissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[5]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -443,7 +584,7 @@ func (x *CreateSubmissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubmissionResponse.ProtoReflect.Descriptor instead.
 func (*CreateSubmissionResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{5}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateSubmissionResponse) GetSubmission() *Submission {
@@ -462,7 +603,7 @@ type GetSubmissionRequest struct {
 
 func (x *GetSubmissionRequest) Reset() {
 	*x = GetSubmissionRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[6]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +615,7 @@ func (x *GetSubmissionRequest) String() string {
 func (*GetSubmissionRequest) ProtoMessage() {}
 
 func (x *GetSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[6]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +628,7 @@ func (x *GetSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*GetSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{6}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetSubmissionRequest) GetId() string {
@@ -506,7 +647,7 @@ type GetSubmissionResponse struct {
 
 func (x *GetSubmissionResponse) Reset() {
 	*x = GetSubmissionResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +659,7 @@ func (x *GetSubmissionResponse) String() string {
 func (*GetSubmissionResponse) ProtoMessage() {}
 
 func (x *GetSubmissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +672,7 @@ func (x *GetSubmissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubmissionResponse.ProtoReflect.Descriptor instead.
 func (*GetSubmissionResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{7}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetSubmissionResponse) GetSubmission() *Submission {
@@ -553,13 +694,22 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"^[A-Z]{2}$R\acountry\x12\x16\n" +
 	"\x06region\x18\x03 \x01(\tR\x06region\x125\n" +
 	"\x11organisation_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\x10organisationName\x12L\n" +
-	"\rcontact_email\x18\x05 \x01(\tB'\xbaH$r\"\x18\xfe\x012\x1d^([^@\\s]+@[^@\\s]+\\.[^@\\s]+)?$R\fcontactEmail\"\xb7\x01\n" +
+	"\rcontact_email\x18\x05 \x01(\tB'\xbaH$r\"\x18\xfe\x012\x1d^([^@\\s]+@[^@\\s]+\\.[^@\\s]+)?$R\fcontactEmail\"\xce\x02\n" +
 	"\x06Answer\x12B\n" +
 	"\vquestion_id\x18\x01 \x01(\tB!\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\n" +
 	"questionId\x12\x1f\n" +
 	"\x04text\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x8d\x06H\x00R\x04text\x128\n" +
-	"\x06choice\x18\x03 \x01(\v2\x1e.consulta.submission.v1.ChoiceH\x00R\x06choiceB\x0e\n" +
-	"\x05value\x12\x05\xbaH\x02\b\x01\"S\n" +
+	"\x06choice\x18\x03 \x01(\v2\x1e.consulta.submission.v1.ChoiceH\x00R\x06choice\x12!\n" +
+	"\x05scale\x18\x04 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x05(\x01H\x00R\x05scale\x12;\n" +
+	"\aranking\x18\x05 \x01(\v2\x1f.consulta.submission.v1.RankingH\x00R\aranking\x125\n" +
+	"\x04file\x18\x06 \x01(\v2\x1f.consulta.submission.v1.FileRefH\x00R\x04fileB\x0e\n" +
+	"\x05value\x12\x05\xbaH\x02\b\x01\"T\n" +
+	"\aRanking\x12I\n" +
+	"\n" +
+	"option_ids\x18\x01 \x03(\tB*\xbaH'\x92\x01$\x102\x18\x01\"\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\toptionIds\".\n" +
+	"\aFileRef\x12#\n" +
+	"\ablob_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x06blobId\"S\n" +
 	"\x06Choice\x12I\n" +
 	"\n" +
 	"option_ids\x18\x01 \x03(\tB*\xbaH'\x92\x01$\x10d\x18\x01\"\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\toptionIds\"\xb6\x02\n" +
@@ -608,36 +758,40 @@ func file_consulta_submission_v1_submission_proto_rawDescGZIP() []byte {
 	return file_consulta_submission_v1_submission_proto_rawDescData
 }
 
-var file_consulta_submission_v1_submission_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_consulta_submission_v1_submission_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_consulta_submission_v1_submission_proto_goTypes = []any{
 	(*Respondent)(nil),               // 0: consulta.submission.v1.Respondent
 	(*Answer)(nil),                   // 1: consulta.submission.v1.Answer
-	(*Choice)(nil),                   // 2: consulta.submission.v1.Choice
-	(*Submission)(nil),               // 3: consulta.submission.v1.Submission
-	(*CreateSubmissionRequest)(nil),  // 4: consulta.submission.v1.CreateSubmissionRequest
-	(*CreateSubmissionResponse)(nil), // 5: consulta.submission.v1.CreateSubmissionResponse
-	(*GetSubmissionRequest)(nil),     // 6: consulta.submission.v1.GetSubmissionRequest
-	(*GetSubmissionResponse)(nil),    // 7: consulta.submission.v1.GetSubmissionResponse
-	(*timestamppb.Timestamp)(nil),    // 8: google.protobuf.Timestamp
+	(*Ranking)(nil),                  // 2: consulta.submission.v1.Ranking
+	(*FileRef)(nil),                  // 3: consulta.submission.v1.FileRef
+	(*Choice)(nil),                   // 4: consulta.submission.v1.Choice
+	(*Submission)(nil),               // 5: consulta.submission.v1.Submission
+	(*CreateSubmissionRequest)(nil),  // 6: consulta.submission.v1.CreateSubmissionRequest
+	(*CreateSubmissionResponse)(nil), // 7: consulta.submission.v1.CreateSubmissionResponse
+	(*GetSubmissionRequest)(nil),     // 8: consulta.submission.v1.GetSubmissionRequest
+	(*GetSubmissionResponse)(nil),    // 9: consulta.submission.v1.GetSubmissionResponse
+	(*timestamppb.Timestamp)(nil),    // 10: google.protobuf.Timestamp
 }
 var file_consulta_submission_v1_submission_proto_depIdxs = []int32{
-	2,  // 0: consulta.submission.v1.Answer.choice:type_name -> consulta.submission.v1.Choice
-	0,  // 1: consulta.submission.v1.Submission.respondent:type_name -> consulta.submission.v1.Respondent
-	1,  // 2: consulta.submission.v1.Submission.answers:type_name -> consulta.submission.v1.Answer
-	8,  // 3: consulta.submission.v1.Submission.create_time:type_name -> google.protobuf.Timestamp
-	0,  // 4: consulta.submission.v1.CreateSubmissionRequest.respondent:type_name -> consulta.submission.v1.Respondent
-	1,  // 5: consulta.submission.v1.CreateSubmissionRequest.answers:type_name -> consulta.submission.v1.Answer
-	3,  // 6: consulta.submission.v1.CreateSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
-	3,  // 7: consulta.submission.v1.GetSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
-	4,  // 8: consulta.submission.v1.SubmissionService.CreateSubmission:input_type -> consulta.submission.v1.CreateSubmissionRequest
-	6,  // 9: consulta.submission.v1.SubmissionService.GetSubmission:input_type -> consulta.submission.v1.GetSubmissionRequest
-	5,  // 10: consulta.submission.v1.SubmissionService.CreateSubmission:output_type -> consulta.submission.v1.CreateSubmissionResponse
-	7,  // 11: consulta.submission.v1.SubmissionService.GetSubmission:output_type -> consulta.submission.v1.GetSubmissionResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	4,  // 0: consulta.submission.v1.Answer.choice:type_name -> consulta.submission.v1.Choice
+	2,  // 1: consulta.submission.v1.Answer.ranking:type_name -> consulta.submission.v1.Ranking
+	3,  // 2: consulta.submission.v1.Answer.file:type_name -> consulta.submission.v1.FileRef
+	0,  // 3: consulta.submission.v1.Submission.respondent:type_name -> consulta.submission.v1.Respondent
+	1,  // 4: consulta.submission.v1.Submission.answers:type_name -> consulta.submission.v1.Answer
+	10, // 5: consulta.submission.v1.Submission.create_time:type_name -> google.protobuf.Timestamp
+	0,  // 6: consulta.submission.v1.CreateSubmissionRequest.respondent:type_name -> consulta.submission.v1.Respondent
+	1,  // 7: consulta.submission.v1.CreateSubmissionRequest.answers:type_name -> consulta.submission.v1.Answer
+	5,  // 8: consulta.submission.v1.CreateSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	5,  // 9: consulta.submission.v1.GetSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	6,  // 10: consulta.submission.v1.SubmissionService.CreateSubmission:input_type -> consulta.submission.v1.CreateSubmissionRequest
+	8,  // 11: consulta.submission.v1.SubmissionService.GetSubmission:input_type -> consulta.submission.v1.GetSubmissionRequest
+	7,  // 12: consulta.submission.v1.SubmissionService.CreateSubmission:output_type -> consulta.submission.v1.CreateSubmissionResponse
+	9,  // 13: consulta.submission.v1.SubmissionService.GetSubmission:output_type -> consulta.submission.v1.GetSubmissionResponse
+	12, // [12:14] is the sub-list for method output_type
+	10, // [10:12] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_consulta_submission_v1_submission_proto_init() }
@@ -648,6 +802,9 @@ func file_consulta_submission_v1_submission_proto_init() {
 	file_consulta_submission_v1_submission_proto_msgTypes[1].OneofWrappers = []any{
 		(*Answer_Text)(nil),
 		(*Answer_Choice)(nil),
+		(*Answer_Scale)(nil),
+		(*Answer_Ranking)(nil),
+		(*Answer_File)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -655,7 +812,7 @@ func file_consulta_submission_v1_submission_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consulta_submission_v1_submission_proto_rawDesc), len(file_consulta_submission_v1_submission_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
