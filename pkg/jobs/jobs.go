@@ -53,10 +53,11 @@ func (c Config) redisOpt() (asynq.RedisConnOpt, error) {
 	return opt, nil
 }
 
-// Client enqueues tasks.
+// Client enqueues and withdraws tasks.
 type Client struct {
-	cfg    Config
-	client *asynq.Client
+	cfg       Config
+	client    *asynq.Client
+	inspector *asynq.Inspector
 }
 
 // NewClient connects a client to Redis.
@@ -65,11 +66,31 @@ func NewClient(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, client: asynq.NewClient(opt)}, nil
+	return &Client{cfg: cfg, client: asynq.NewClient(opt), inspector: asynq.NewInspector(opt)}, nil
 }
 
 // Close releases the Redis connections.
-func (c *Client) Close() error { return c.client.Close() }
+func (c *Client) Close() error {
+	return errors.Join(c.client.Close(), c.inspector.Close())
+}
+
+// Withdraw deletes the task id from queue (QueueDefault when empty) so that it
+// never runs. A task that is not there (never enqueued, already run and
+// expired, withdrawn before) is not an error: withdrawing is idempotent, as
+// redelivered events require.
+func (c *Client) Withdraw(queue, id string) (withdrawn bool, err error) {
+	if queue == "" {
+		queue = QueueDefault
+	}
+	err = c.inspector.DeleteTask(c.cfg.Queue(queue), id)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("jobs: withdraw %s: %w", id, err)
+	}
+	return true, nil
+}
 
 // Ping checks that Redis answers.
 func (c *Client) Ping() error { return c.client.Ping() }

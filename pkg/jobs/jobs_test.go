@@ -121,3 +121,26 @@ func TestScheduledJob(t *testing.T) {
 		t.Errorf("task %s at %s, want scheduled at %s", info.State, info.NextProcessAt, at)
 	}
 }
+
+func TestWithdrawIsIdempotent(t *testing.T) {
+	cfg := testConfig(t)
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	job := Job{Task: asynq.NewTask("test:later", nil), ID: "later:2", ProcessAt: time.Now().Add(time.Hour)}
+	if _, err := c.Enqueue(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.Withdraw("", job.ID); !ok || err != nil {
+		t.Fatalf("first withdraw: %v, %v", ok, err)
+	}
+	if ok, err := c.Withdraw("", job.ID); ok || err != nil {
+		t.Fatalf("second withdraw: %v, %v; want false, nil", ok, err)
+	}
+	// Withdrawn, the id is free again: a rescheduled dialogue may reuse it.
+	if ok, err := c.Enqueue(context.Background(), job); !ok || err != nil {
+		t.Fatalf("enqueue after withdraw: %v, %v", ok, err)
+	}
+}

@@ -94,7 +94,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return consumer.Run(ctx, consumer.Config{
 			JetStream: s.deps.JetStream,
 			Durable:   DialoguesConsumer,
-			Subjects:  []string{events.DialogueScheduled},
+			Subjects:  []string{events.DialogueScheduled, events.DialogueUpdated, events.DialogueCancelled},
 			Logger:    s.deps.Logger.With("consumer", DialoguesConsumer),
 		}, s.onDialogue)
 	})
@@ -127,12 +127,39 @@ func (s *Service) onSubmission(ctx context.Context, env *eventsv1.Envelope) erro
 	return err
 }
 
+// onDialogue keeps a dialogue's digests in step with it: scheduled when it
+// is scheduled, moved when its start moves, withdrawn when it is cancelled.
 func (s *Service) onDialogue(ctx context.Context, env *eventsv1.Envelope) error {
-	ev := &consultationv1.DialogueScheduledEvent{}
-	if err := events.Payload(env, ev); err != nil {
-		return consumer.Permanent(err)
+	switch env.GetType() {
+	case events.DialogueScheduled:
+		ev := &consultationv1.DialogueScheduledEvent{}
+		if err := events.Payload(env, ev); err != nil {
+			return consumer.Permanent(err)
+		}
+		return s.scheduleDigests(ctx, ev.GetDialogue())
+	case events.DialogueUpdated:
+		ev := &consultationv1.DialogueUpdatedEvent{}
+		if err := events.Payload(env, ev); err != nil {
+			return consumer.Permanent(err)
+		}
+		if ev.GetPreviousStartsAt() == nil {
+			return nil // the start did not move
+		}
+		if err := s.withdrawDigests(ev.GetDialogue().GetId(), ev.GetPreviousStartsAt().AsTime()); err != nil {
+			return err
+		}
+		return s.scheduleDigests(ctx, ev.GetDialogue())
+	case events.DialogueCancelled:
+		ev := &consultationv1.DialogueCancelledEvent{}
+		if err := events.Payload(env, ev); err != nil {
+			return consumer.Permanent(err)
+		}
+		return s.withdrawDigests(ev.GetDialogue().GetId(), ev.GetDialogue().GetStartsAt().AsTime())
 	}
-	d := ev.GetDialogue()
+	return nil
+}
+
+func (s *Service) scheduleDigests(ctx context.Context, d *consultationv1.Dialogue) error {
 	startsAt := d.GetStartsAt().AsTime()
 	now := s.deps.Now()
 	for _, lead := range s.deps.DigestLeads {
@@ -147,6 +174,18 @@ func (s *Service) onDialogue(ctx context.Context, env *eventsv1.Envelope) error 
 			return consumer.Permanent(err)
 		}
 		if _, err := s.client.Enqueue(ctx, job); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withdrawDigests deletes the digests due before a dialogue starting at
+// startsAt; each digest's id names its start time, so the digests of a
+// later start are untouched.
+func (s *Service) withdrawDigests(dialogueID string, startsAt time.Time) error {
+	for _, lead := range s.deps.DigestLeads {
+		if _, err := s.client.Withdraw(jobs.QueueDefault, tasks.SendDigestID(dialogueID, lead, startsAt)); err != nil {
 			return err
 		}
 	}

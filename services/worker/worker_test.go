@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/consulta-platform/consulta/pkg/events"
@@ -73,5 +75,65 @@ func TestUndecodableEventIsPermanent(t *testing.T) {
 	}
 	if err := w.onDialogue(context.Background(), env); err == nil {
 		t.Fatal("wrong payload accepted")
+	}
+}
+
+// TestRescheduledAndCancelledDialoguesMoveTheirDigests follows a dialogue
+// through a reschedule and a cancellation, each event delivered twice.
+func TestRescheduledAndCancelledDialoguesMoveTheirDigests(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	w, insp, cfg := newWorker(t, now)
+	first := now.Add(30 * 24 * time.Hour)
+	second := now.Add(45 * 24 * time.Hour)
+	dialogue := func(start time.Time, v int64) *consultationv1.Dialogue {
+		return &consultationv1.Dialogue{Id: "d2", Version: v, StartsAt: timestamppb.New(start)}
+	}
+	deliverTwice := func(typ string, payload proto.Message, v int64) {
+		t.Helper()
+		env, err := events.New(typ, events.Aggregate{Type: "dialogue", ID: "d2", Version: v}, payload, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := w.onDialogue(context.Background(), env); err != nil {
+				t.Fatalf("%s: %v", typ, err)
+			}
+		}
+	}
+	scheduledIDs := func() []string {
+		t.Helper()
+		tasks, err := insp.ListScheduledTasks(cfg.Queue(jobs.QueueDefault))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, ti := range tasks {
+			ids = append(ids, ti.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	digestIDs := func(start time.Time) []string {
+		ids := []string{DigestTaskID("d2", 7*24*time.Hour, start), DigestTaskID("d2", 24*time.Hour, start)}
+		slices.Sort(ids)
+		return ids
+	}
+
+	deliverTwice(events.DialogueScheduled, &consultationv1.DialogueScheduledEvent{Dialogue: dialogue(first, 1)}, 1)
+	if got := scheduledIDs(); !slices.Equal(got, digestIDs(first)) {
+		t.Fatalf("after scheduling: %v", got)
+	}
+	deliverTwice(events.DialogueUpdated, &consultationv1.DialogueUpdatedEvent{
+		Dialogue: dialogue(second, 2), PreviousStartsAt: timestamppb.New(first)}, 2)
+	if got := scheduledIDs(); !slices.Equal(got, digestIDs(second)) {
+		t.Fatalf("after rescheduling: %v, want %v", got, digestIDs(second))
+	}
+	deliverTwice(events.DialogueUpdated, &consultationv1.DialogueUpdatedEvent{Dialogue: dialogue(second, 3)}, 3)
+	if got := scheduledIDs(); !slices.Equal(got, digestIDs(second)) {
+		t.Fatalf("after an update that kept the start: %v", got)
+	}
+	deliverTwice(events.DialogueCancelled, &consultationv1.DialogueCancelledEvent{Dialogue: dialogue(second, 4)}, 4)
+	if got := scheduledIDs(); len(got) != 0 {
+		t.Fatalf("after cancelling: %v", got)
 	}
 }
