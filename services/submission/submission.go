@@ -19,6 +19,7 @@ import (
 
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/consumer"
+	"github.com/consulta-platform/consulta/pkg/events"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/pkg/inbox"
 	"github.com/consulta-platform/consulta/pkg/outbox"
@@ -30,8 +31,11 @@ import (
 // Name is the service name used by `consulta serve --services`.
 const Name = "submission"
 
-// ConsultationsConsumer is the durable consumer that feeds the read model.
-const ConsultationsConsumer = "submission-consultations"
+// Durable consumers that feed the read models.
+const (
+	ConsultationsConsumer = "submission-consultations"
+	ReferenceConsumer     = "submission-reference"
+)
 
 // Deps is what the service needs from the process.
 type Deps struct {
@@ -74,8 +78,9 @@ func RegisterGateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.Clie
 	return submissionv1.RegisterSubmissionServiceHandler(ctx, mux, conn)
 }
 
-// Run relays the outbox and keeps the consultation read model current until
-// ctx is cancelled.
+// Run relays the outbox and keeps the read models of consultations and of
+// reference data (countries' regions, stakeholder types) current until ctx
+// is cancelled.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.relay.Run(ctx) })
@@ -86,6 +91,14 @@ func (s *Service) Run(ctx context.Context) error {
 			Subjects:  []string{"consulta.consultation.>"},
 			Logger:    s.deps.Logger.With("consumer", ConsultationsConsumer),
 		}, inbox.Handler(s.deps.Pool, store.Schema, ConsultationsConsumer, app.ApplyConsultationEvent))
+	})
+	g.Go(func() error {
+		return consumer.Run(ctx, consumer.Config{
+			JetStream: s.deps.JetStream,
+			Durable:   ReferenceConsumer,
+			Subjects:  []string{events.ReferenceSubjects},
+			Logger:    s.deps.Logger.With("consumer", ReferenceConsumer),
+		}, inbox.Handler(s.deps.Pool, store.Schema, ReferenceConsumer, app.ApplyReferenceEvent))
 	})
 	return g.Wait()
 }

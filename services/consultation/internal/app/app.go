@@ -41,14 +41,10 @@ func (a *App) clock() time.Time { return a.now().UTC() }
 // CreateDialogue schedules d on behalf of p; the co-leads of its thematic
 // area lead it.
 func (a *App) CreateDialogue(ctx context.Context, p auth.Principal, d domain.Dialogue) (domain.Dialogue, error) {
-	ok, err := a.store.ThematicAreaExists(ctx, d.ThematicArea)
-	if err != nil {
-		return d, err
-	}
-	if !ok {
+	coLeads, err := a.store.CoLeads(ctx, d.ThematicArea)
+	if apperr.IsNotFound(err) {
 		return d, apperr.Invalid("thematic_area", "unknown thematic area %q", d.ThematicArea)
 	}
-	coLeads, err := a.store.CoLeads(ctx, d.ThematicArea)
 	if err != nil {
 		return d, err
 	}

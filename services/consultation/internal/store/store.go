@@ -18,6 +18,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/outbox"
 	"github.com/consulta-platform/consulta/pkg/postgres"
 	"github.com/consulta-platform/consulta/services/consultation/internal/domain"
+	"github.com/consulta-platform/consulta/services/consultation/internal/reference"
 )
 
 // Schema is the Postgres schema this service owns.
@@ -30,16 +31,6 @@ type Store struct {
 
 // New returns a store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
-// ThematicAreaExists reports whether id is a known thematic area.
-func (s *Store) ThematicAreaExists(ctx context.Context, id string) (bool, error) {
-	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM consultation.thematic_areas WHERE id = $1)`, id).Scan(&ok)
-	if err != nil {
-		return false, fmt.Errorf("thematic area %s: %w", id, err)
-	}
-	return ok, nil
-}
 
 // CreateDialogue inserts d and its events.
 func (s *Store) CreateDialogue(ctx context.Context, d domain.Dialogue, evs ...*eventsv1.Envelope) error {
@@ -152,18 +143,10 @@ func (s *Store) ListDialogues(ctx context.Context, f DialogueFilter) ([]domain.D
 	return out, nil
 }
 
-// CoLeads returns the countries co-leading a thematic area, sorted.
+// CoLeads returns the countries co-leading a thematic area, sorted; an
+// unknown area is a not-found error on thematic_area.
 func (s *Store) CoLeads(ctx context.Context, thematicArea string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT country FROM consultation.thematic_area_coleads
-		WHERE thematic_area = $1 ORDER BY country`, thematicArea)
-	if err != nil {
-		return nil, fmt.Errorf("co-leads of %s: %w", thematicArea, err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("co-leads of %s: %w", thematicArea, err)
-	}
-	return out, nil
+	return reference.CoLeads(ctx, s.pool, thematicArea)
 }
 
 // ManagedAreas returns the thematic areas that country co-leads.
