@@ -4,6 +4,8 @@
 //	consulta serve     the selected services (--services=all|consultation,...)
 //	consulta migrate   apply the SQL migrations of each service schema
 //	consulta token     mint a development token
+//	consulta consultation create|update|export   consultations as YAML files
+//	consulta api       call any RPC with a JSON request
 //
 // This package reads flags and the environment and wires; the work is done in
 // pkg/platform and services/.
@@ -38,6 +40,9 @@ Usage:
   consulta migrate [--services=...]  apply database migrations (DATABASE_URL)
   consulta token --role ROLE [--country CC] [--sub ID]
                                      mint a development token
+  consulta consultation create -f FILE | update -f FILE --id ID | export ID
+                                     keep a consultation in a YAML file
+  consulta api SERVICE.METHOD [JSON] call any RPC (consulta api list)
 
 Run "consulta <command> -h" for the flags of a command.
 `
@@ -57,6 +62,10 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runMigrate(ctx, rest, stderr)
 	case "token":
 		return runToken(rest, stdout, stderr)
+	case "consultation":
+		return runConsultation(ctx, rest, stdout, stderr)
+	case "api":
+		return runAPI(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -204,7 +204,11 @@ func (a *App) UpdateConsultation(ctx context.Context, p auth.Principal, id strin
 		return domain.Consultation{}, err
 	}
 	return a.manage(ctx, p, id, version, func(c *domain.Consultation, d domain.Dialogue, now time.Time) ([]string, error) {
-		return []string{events.ConsultationUpdated}, c.Edit(dr, d, now)
+		changed, err := c.Edit(dr, d, now)
+		if !changed {
+			return nil, err
+		}
+		return []string{events.ConsultationUpdated}, err
 	})
 }
 

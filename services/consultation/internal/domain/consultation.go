@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -183,29 +184,34 @@ func NewConsultation(p auth.Principal, d Dialogue, coLeads []string, dr Draft, n
 // Edit replaces the editable fields of c with dr. Texts keep their origin
 // when unchanged; a changed text in another language than the source counts
 // as reviewed. Questions are frozen once the first submission arrived, and
-// the dates of an open consultation move only through Extend.
-func (c *Consultation) Edit(dr Draft, d Dialogue, now time.Time) error {
+// the dates of an open consultation move only through Extend. It reports
+// whether anything changed.
+func (c *Consultation) Edit(dr Draft, d Dialogue, now time.Time) (changed bool, err error) {
 	switch c.Status {
 	case StatusDraft, StatusScheduled, StatusOpen:
 	default:
-		return apperr.FailedPrecondition("id", "consultation %s is %s and can no longer be edited", c.ID, c.Status)
+		return false, apperr.FailedPrecondition("id", "consultation %s is %s and can no longer be edited", c.ID, c.Status)
 	}
 	if c.Status == StatusOpen && (!dr.ClosesAt.Equal(c.ClosesAt) || !dr.OpensAt.Equal(c.OpensAt)) {
-		return apperr.FailedPrecondition("closes_at", "consultation %s is open: move its deadline with ExtendConsultation", c.ID)
+		return false, apperr.FailedPrecondition("closes_at", "consultation %s is open: move its deadline with ExtendConsultation", c.ID)
 	}
 	next := *c
 	if err := next.apply(dr, d, now, true); err != nil {
-		return err
+		return false, err
 	}
 	if c.QuestionsFrozen && !sameQuestions(c.Questions, next.Questions) {
-		return apperr.FailedPrecondition("questions", "the questions of consultation %s are frozen since its first submission; texts of other fields can still change", c.ID)
+		return false, apperr.FailedPrecondition("questions", "the questions of consultation %s are frozen since its first submission; texts of other fields can still change", c.ID)
 	}
 	if c.Status == StatusScheduled && !next.OpensAt.After(now) {
-		return apperr.Invalid("opens_at", "a scheduled consultation must open in the future")
+		return false, apperr.Invalid("opens_at", "a scheduled consultation must open in the future")
+	}
+	if reflect.DeepEqual(next, *c) {
+		// Applying the same file twice changes nothing, not even the version.
+		return false, nil
 	}
 	*c = next
 	c.touch(now)
-	return nil
+	return true, nil
 }
 
 // apply checks dr and copies it into c, canonicalising language tags and

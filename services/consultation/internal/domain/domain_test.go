@@ -190,18 +190,18 @@ func TestQuestionsFreezeAfterFirstSubmission(t *testing.T) {
 	}
 	edit := validConsultation()
 	edit.Questions[0].Text = es("Uno, mejor escrito")
-	if err := c.Edit(edit, dialogue, now); err != nil {
+	if _, err := c.Edit(edit, dialogue, now); err != nil {
 		t.Errorf("fixing a question's wording after freezing: %v", err)
 	}
 	edit.Questions[0].MaxLength = 50
-	err := c.Edit(edit, dialogue, now)
+	_, err := c.Edit(edit, dialogue, now)
 	var e *apperr.Error
 	if !errors.As(err, &e) || e.Kind != apperr.KindFailedPrecondition || e.Field != "questions" {
 		t.Errorf("changing a frozen question: %v", err)
 	}
 	edit = validConsultation()
 	edit.ClosesAt = edit.ClosesAt.Add(time.Hour)
-	if err := c.Edit(edit, dialogue, now); err == nil {
+	if _, err := c.Edit(edit, dialogue, now); err == nil {
 		t.Error("an open consultation's deadline moved through Edit")
 	}
 }
@@ -237,7 +237,7 @@ func TestTranslationOrigins(t *testing.T) {
 	// An edit that sends the reviewed text back unchanged keeps its origin.
 	edit := validConsultation()
 	edit.Title.Texts["pt-BR"] = "Título"
-	if err := c.Edit(edit, dialogue, now); err != nil {
+	if _, err := c.Edit(edit, dialogue, now); err != nil {
 		t.Fatal(err)
 	}
 	if c.Title.Origins["pt-BR"] != OriginReviewed {
