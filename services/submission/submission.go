@@ -107,7 +107,9 @@ func (s *Service) Run(ctx context.Context) error {
 // cases. Anonymous submissions are allowed: many respondents have no account.
 func Policy() auth.Policy {
 	return auth.Policy{
-		submissionv1.SubmissionService_CreateSubmission_FullMethodName: {auth.RoleStakeholder, auth.RolePublic},
+		// Public opens it to every caller: anyone may answer, and a token
+		// only records who did.
+		submissionv1.SubmissionService_CreateSubmission_FullMethodName: {auth.RolePublic},
 		submissionv1.SubmissionService_GetSubmission_FullMethodName:    {auth.RoleSecretariat, auth.RoleColead, auth.RoleStakeholder},
 	}
 }
