@@ -2,6 +2,9 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -68,4 +71,59 @@ func TestReadModelConvergesWhateverTheOrder(t *testing.T) {
 			t.Errorf("order %v: read model = %+v, want %+v", order, got, want)
 		}
 	}
+}
+
+// TestReadModelFollowsALongHistory edits one consultation 25 times (its
+// questionnaire, languages, audience, deadline and status change along the
+// way), then delivers the events in five random orders with random
+// redeliveries. Every order must end with the read model of the last version.
+func TestReadModelFollowsALongHistory(t *testing.T) {
+	ctx := context.Background()
+	const versions = 25
+	var history []*eventsv1.Envelope
+	var last *consultationv1.Consultation
+	for v := int64(1); v <= versions; v++ {
+		c := consultationAt(v, consultationv1.ConsultationStatus_CONSULTATION_STATUS_OPEN)
+		c.Languages = []string{"es", "en", "pt"}[:1+v%3]
+		c.Audience = []string{"academia", "civil_society"}[:v%2+1]
+		c.ClosesAt = timestamppb.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(v) * time.Hour))
+		c.Questions = append(c.Questions, &consultationv1.Question{Id: fmt.Sprintf("r%d", v%4), Kind: &consultationv1.Question_RankingQuestion{
+			RankingQuestion: &consultationv1.RankingQuestion{RankCount: int32(v % 3), Options: []*consultationv1.Option{{Id: "a"}, {Id: "b"}, {Id: "c"}}},
+		}})
+		typ, payload := events.ConsultationUpdated, proto.Message(&consultationv1.ConsultationUpdatedEvent{Consultation: c})
+		if v == versions {
+			c.Status = consultationv1.ConsultationStatus_CONSULTATION_STATUS_CLOSED
+			typ, payload = events.ConsultationClosed, &consultationv1.ConsultationClosedEvent{Consultation: c}
+		}
+		history = append(history, envelope(t, typ, payload, v))
+		last = c
+	}
+	want := ReadModel(last)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 5 {
+		order := rng.Perm(len(history))
+		for range 10 { // redeliveries
+			order = append(order, rng.IntN(len(history)))
+		}
+		pool := testenv.Pool(t)
+		for _, i := range order {
+			err := postgres.InTx(ctx, pool, func(tx pgx.Tx) error { return ApplyConsultationEvent(ctx, tx, history[i]) })
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		got, err := store.New(pool).Consultation(ctx, consultationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(normalised(got), normalised(want)) {
+			t.Errorf("round %d (order %v):\n got %+v\nwant %+v", round, order, got, want)
+		}
+	}
+}
+
+// normalised makes times comparable after a trip through JSON.
+func normalised(c domain.Consultation) domain.Consultation {
+	c.ClosesAt = c.ClosesAt.UTC()
+	return c
 }
