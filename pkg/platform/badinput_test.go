@@ -202,3 +202,71 @@ func TestRESTMapsErrorsToHTTP(t *testing.T) {
 		t.Errorf("lower-case country: %d %s, want 400 naming venue_country", code, body)
 	}
 }
+
+// TestBadConsultationsAreRefusedAndWriteNothing sends each bad draft of
+// issue 3's list through gRPC: each gets InvalidArgument naming the field,
+// and no row or event is written.
+func TestBadConsultationsAreRefusedAndWriteNothing(t *testing.T) {
+	t.Parallel()
+	h := startPlatform(t)
+	h.assignCoLeads("ai_hpc", "CL", "DE")
+	ctx := h.grpcCtx(h.token(auth.RoleColead, "CL", "colead-cl"))
+	cs := consultationv1.NewConsultationServiceClient(h.grpcConn)
+	d, err := cs.CreateDialogue(ctx, &consultationv1.CreateDialogueRequest{ThematicArea: "ai_hpc", Title: "IA",
+		StartsAt: timestamppb.New(time.Now().Add(60 * 24 * time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := func() *consultationv1.CreateConsultationRequest {
+		return &consultationv1.CreateConsultationRequest{
+			DialogueId: d.GetDialogue().GetId(), Title: es("IA"), Languages: []string{"es", "en"},
+			Questions: []*consultationv1.Question{
+				{Id: "q1", Text: es("Uno"), Kind: &consultationv1.Question_TextQuestion{TextQuestion: &consultationv1.TextQuestion{MaxLength: 10}}},
+				{Id: "q2", Text: es("Dos"), Kind: &consultationv1.Question_ChoiceQuestion{ChoiceQuestion: &consultationv1.ChoiceQuestion{
+					Options: []*consultationv1.Option{{Id: "a", Label: es("A")}}}}},
+			},
+			OpensAt:  timestamppb.New(time.Now().Add(24 * time.Hour)),
+			ClosesAt: timestamppb.New(time.Now().Add(10 * 24 * time.Hour)),
+		}
+	}
+	cases := []struct {
+		name   string
+		mutate func(r *consultationv1.CreateConsultationRequest)
+		field  string
+	}{
+		{"deadline before the opening", func(r *consultationv1.CreateConsultationRequest) {
+			r.ClosesAt = timestamppb.New(r.GetOpensAt().AsTime().Add(-time.Hour))
+		}, "closes_at"},
+		{"empty questionnaire", func(r *consultationv1.CreateConsultationRequest) { r.Questions = nil }, "questions"},
+		{"choice question without options", func(r *consultationv1.CreateConsultationRequest) {
+			r.Questions[1].GetChoiceQuestion().Options = nil
+		}, "questions[1].choice_question.options"},
+		{"language that is not BCP 47", func(r *consultationv1.CreateConsultationRequest) { r.Languages = []string{"es", "castellano"} }, "languages[1]"},
+		{"duplicated question ids", func(r *consultationv1.CreateConsultationRequest) { r.Questions[1].Id = "q1" }, "questions[1].id"},
+		{"text over its limit", func(r *consultationv1.CreateConsultationRequest) {
+			r.Title = es(strings.Repeat("a", 20001))
+		}, "title.texts"},
+		{"unknown audience", func(r *consultationv1.CreateConsultationRequest) { r.Audience = []string{"astronauts"} }, "audience"},
+	}
+	rows := func() int {
+		return countRows(t, h.pool, "consultation.consultations") + countRows(t, h.pool, "consultation.outbox")
+	}
+	before := rows()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := valid()
+			tc.mutate(r)
+			_, err := cs.CreateConsultation(ctx, r)
+			st := status.Convert(err)
+			if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), tc.field) {
+				t.Errorf("got %s %q, want InvalidArgument naming %s", st.Code(), st.Message(), tc.field)
+			}
+		})
+	}
+	if after := rows(); after != before {
+		t.Errorf("bad drafts wrote %d rows", after-before)
+	}
+	if _, err := cs.CreateConsultation(ctx, valid()); err != nil {
+		t.Errorf("the valid draft was refused: %v", err)
+	}
+}
