@@ -15,8 +15,8 @@ import (
 	"github.com/consulta-platform/consulta/services/consultation/internal/store"
 )
 
-// RunScheduler opens and closes consultations when their time comes, until
-// ctx is cancelled. The schedule is the consultations table itself, so it
+// RunScheduler opens and closes consultations when their time comes, and
+// marks dialogues held once they are over, until ctx is cancelled. The schedule is the consultations table itself, so it
 // survives restarts, and every transition is a normal locked update with its
 // event: several replicas may run it, and each transition happens once. It
 // sleeps until the next transition falls due, but at most maxWait, so new
@@ -45,14 +45,17 @@ func (a *App) RunScheduler(ctx context.Context, log *slog.Logger, maxWait time.D
 }
 
 // RunDueTransitions performs every transition due now and returns how many
-// consultations changed.
+// consultations and dialogues changed.
 func (a *App) RunDueTransitions(ctx context.Context) (int, error) {
 	now := a.clock()
+	changed, err := a.markDialoguesHeld(ctx, now)
+	if err != nil {
+		return changed, err
+	}
 	ids, err := a.store.Due(ctx, now, 100)
 	if err != nil {
-		return 0, err
+		return changed, err
 	}
-	changed := 0
 	for _, id := range ids {
 		// Another replica may have got there first; then there is nothing
 		// left to do and no event.
@@ -62,6 +65,29 @@ func (a *App) RunDueTransitions(ctx context.Context) (int, error) {
 				changed++
 			}
 			return evs, err
+		})
+		if err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}
+
+// markDialoguesHeld records the dialogues that have taken place.
+func (a *App) markDialoguesHeld(ctx context.Context, now time.Time) (int, error) {
+	ids, err := a.store.DueDialogues(ctx, now, 100)
+	if err != nil {
+		return 0, err
+	}
+	changed := 0
+	for _, id := range ids {
+		_, err := a.store.UpdateDialogue(ctx, id, func(d *domain.Dialogue) ([]*eventsv1.Envelope, error) {
+			if !d.MarkHeld(now) {
+				return nil, nil // another replica did it
+			}
+			changed++
+			ev, err := dialogueEvent(events.DialogueUpdated, *d, time.Time{}, now)
+			return []*eventsv1.Envelope{ev}, err
 		})
 		if err != nil {
 			return changed, err

@@ -114,6 +114,22 @@ func (d *Dialogue) Cancel(now time.Time) error {
 	return nil
 }
 
+// MarkHeld records that a planned dialogue has taken place: its end (or, when
+// no end is known, its start) has passed. It reports whether d changed.
+func (d *Dialogue) MarkHeld(now time.Time) bool {
+	end := d.EndsAt
+	if end.IsZero() {
+		end = d.StartsAt
+	}
+	if d.Status != DialoguePlanned || end.After(now) {
+		return false
+	}
+	d.Status = DialogueHeld
+	d.Version++
+	d.UpdatedAt = now
+	return true
+}
+
 // CheckVersion implements optimistic concurrency: want 0 skips the check.
 func (d *Dialogue) CheckVersion(want int64) error {
 	if want != 0 && want != d.Version {

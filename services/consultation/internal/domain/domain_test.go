@@ -270,6 +270,13 @@ func TestNewDialogue(t *testing.T) {
 	if err := got.Update(DialogueChanges{Title: "AI 2", StartsAt: now.Add(2 * time.Hour)}, now); err != nil || got.Version != 2 {
 		t.Errorf("update: %v", err)
 	}
+	held := got
+	if held.MarkHeld(now) {
+		t.Error("a dialogue still ahead was marked held")
+	}
+	if !held.MarkHeld(now.Add(3*time.Hour)) || held.Status != DialogueHeld || held.MarkHeld(now.Add(4*time.Hour)) {
+		t.Errorf("mark held: %+v", held)
+	}
 	if err := got.Cancel(now); err != nil || got.Status != DialogueCancelled {
 		t.Errorf("cancel: %v", err)
 	}

@@ -88,7 +88,8 @@ func getDialogue(ctx context.Context, q querier, id, lock string) (domain.Dialog
 type DialogueUpdateFunc func(d *domain.Dialogue) ([]*eventsv1.Envelope, error)
 
 // UpdateDialogue loads dialogue id under a row lock, lets update change it,
-// and stores the result with its events in one transaction.
+// and stores the result with its events in one transaction. An update that
+// returns no events writes nothing.
 func (s *Store) UpdateDialogue(ctx context.Context, id string, update DialogueUpdateFunc) (domain.Dialogue, error) {
 	var out domain.Dialogue
 	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -98,8 +99,9 @@ func (s *Store) UpdateDialogue(ctx context.Context, id string, update DialogueUp
 			return err
 		}
 		evs, err := update(&d)
-		if err != nil {
-			return err
+		out = d
+		if err != nil || len(evs) == 0 {
+			return err // no events: nothing changed, nothing to write
 		}
 		_, err = tx.Exec(ctx, `
 			UPDATE consultation.dialogues
@@ -347,7 +349,8 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	var next *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT least(
 		(SELECT min(opens_at) FROM consultation.consultations WHERE status = 'scheduled'),
-		(SELECT min(closes_at) FROM consultation.consultations WHERE status = 'open'))`).Scan(&next)
+		(SELECT min(closes_at) FROM consultation.consultations WHERE status = 'open'),
+		(SELECT min(coalesce(ends_at, starts_at)) FROM consultation.dialogues WHERE status = 'planned'))`).Scan(&next)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("next due transition: %w", err)
 	}
@@ -355,4 +358,19 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return *next, nil
+}
+
+// DueDialogues returns up to limit planned dialogues that have ended by now
+// (or started, when no end is known).
+func (s *Store) DueDialogues(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id::text FROM consultation.dialogues
+		WHERE status = 'planned' AND coalesce(ends_at, starts_at) <= $1 LIMIT $2`, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("due dialogues: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("due dialogues: %w", err)
+	}
+	return out, nil
 }
