@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,6 +37,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	slog.SetDefault(log) // for code that logs without a logger of its own
 	started := time.Now()
 
 	key, err := auth.LoadOrCreateDevKey(*keyPath)
@@ -88,10 +90,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			Issuer:   auth.DevIssuer,
 			Audience: auth.DevAudience,
 		},
-		DevJWKS:         key.JWKS(),
-		JobPollInterval: 200 * time.Millisecond,
-		Migrate:         true,
-		Logger:          log,
+		DevJWKS:          key.JWKS(),
+		JobPollInterval:  200 * time.Millisecond,
+		TranslatorURL:    os.Getenv("CONSULTA_TRANSLATOR_URL"),
+		TranslatorAPIKey: os.Getenv("CONSULTA_TRANSLATOR_API_KEY"),
+		Migrate:          true,
+		Logger:           log,
 	})
 	if err != nil {
 		return err

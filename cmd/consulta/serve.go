@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/consulta-platform/consulta/pkg/platform"
 )
@@ -27,6 +28,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.Logger, err = lg.logger(stderr); err != nil {
 		return err
 	}
+	slog.SetDefault(cfg.Logger) // for code that logs without a logger of its own
 	if err := checkServeConfig(cfg); err != nil {
 		return err
 	}

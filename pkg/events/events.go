@@ -31,6 +31,9 @@ const (
 	ConsultationArchived  = "consulta.consultation.archived"
 	SubmissionReceived    = "consulta.submission.received"
 	SubmissionTranslated  = "consulta.submission.translated"
+	// ConsultationTranslated carries machine translations of a consultation's
+	// texts; the worker publishes it, not the consultation service.
+	ConsultationTranslated = "consulta.consultation.translated"
 )
 
 // Subjects of the reference data (countries, thematic areas, stakeholder

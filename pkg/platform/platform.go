@@ -88,6 +88,11 @@ type Config struct {
 	JobQueuePrefix  string
 	JobPollInterval time.Duration
 	DigestLeads     []time.Duration
+	// TranslatorURL is the base URL of a LibreTranslate-compatible API the
+	// worker translates consultation texts with; empty means none, and
+	// texts wait for a co-lead's review.
+	TranslatorURL    string
+	TranslatorAPIKey string
 
 	// Migrate applies pending migrations of the selected services at start.
 	Migrate bool
@@ -139,6 +144,14 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	}()
 	reg := telemetry.NewRegistry()
 
+	// Checked before connecting to anything.
+	var translator worker.Translator
+	if cfg.runs(worker.Name) && cfg.TranslatorURL != "" {
+		if translator, err = worker.NewLibreTranslate(cfg.TranslatorURL, cfg.TranslatorAPIKey); err != nil {
+			return nil, err
+		}
+	}
+
 	dbServices := []string{consultation.Name, submission.Name, summary.Name}
 	if cfg.runsAny(dbServices...) {
 		if cfg.Migrate {
@@ -184,6 +197,7 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 			Logger:      p.log.With("service", worker.Name),
 			DigestLeads: cfg.DigestLeads,
 			Now:         cfg.Now,
+			Translator:  translator,
 		})
 		if err != nil {
 			return nil, err

@@ -94,9 +94,11 @@ func RegisterGateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.Clie
 }
 
 // Run relays the outbox to JetStream, opens and closes consultations on
-// time, and freezes questionnaires at their first submission, until ctx is
-// cancelled.
+// time, freezes questionnaires at their first submission, and stores the
+// worker's machine translations, until ctx is cancelled.
 func (s *Service) Run(ctx context.Context) error {
+	// translations is the durable consumer of the worker's machine translations.
+	const translations = "consultation-translations"
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.relay.Run(ctx) })
 	g.Go(func() error {
@@ -109,6 +111,14 @@ func (s *Service) Run(ctx context.Context) error {
 			Subjects:  []string{events.SubmissionReceived},
 			Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
 		}, inbox.Handler(s.deps.Pool, store.Schema, SubmissionsConsumer, s.app.FreezeQuestions))
+	})
+	g.Go(func() error {
+		return consumer.Run(ctx, consumer.Config{
+			JetStream: s.deps.JetStream,
+			Durable:   translations,
+			Subjects:  []string{events.ConsultationTranslated},
+			Logger:    s.deps.Logger.With("consumer", translations),
+		}, inbox.Handler(s.deps.Pool, store.Schema, translations, s.app.ApplyMachineTranslation))
 	})
 	return g.Wait()
 }

@@ -1,8 +1,9 @@
 // Package worker turns events into jobs and runs them on Asynq: a new
-// submission becomes a translation job, a scheduled dialogue becomes digest
-// jobs ahead of it. Every job has a deterministic task id derived from the
-// event, so a redelivered event never makes a second job; the worker
-// acknowledges an event only once its jobs are in Redis.
+// submission becomes a translation job, a published consultation becomes one
+// translation job per language it misses texts in, a scheduled dialogue
+// becomes digest jobs ahead of it. Every job has a deterministic task id
+// derived from the event, so a redelivered event never makes a second job;
+// the worker acknowledges an event only once its jobs are in Redis.
 package worker
 
 import (
@@ -21,6 +22,7 @@ import (
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/pkg/jobs"
 	"github.com/consulta-platform/consulta/services/worker/internal/tasks"
+	"github.com/consulta-platform/consulta/services/worker/internal/translate"
 )
 
 // Name is the service name used by `consulta serve --services`.
@@ -30,7 +32,23 @@ const Name = "worker"
 const (
 	SubmissionsConsumer = "worker-submissions"
 	DialoguesConsumer   = "worker-dialogues"
+	// ConsultationsConsumer turns published consultations into translation jobs.
+	ConsultationsConsumer = "worker-consultations"
 )
+
+// Translator is machine translation; see NewLibreTranslate.
+type Translator = translate.Translator
+
+// NewLibreTranslate returns a Translator for the LibreTranslate-compatible
+// API at url (the base URL, without /translate), sending apiKey when it is
+// not empty.
+func NewLibreTranslate(url, apiKey string) (Translator, error) {
+	lt, err := translate.NewLibreTranslate(url, apiKey)
+	if err != nil {
+		return nil, err // not a nil *LibreTranslate in a non-nil interface
+	}
+	return lt, nil
+}
 
 // DefaultDigestLeads are how long before a dialogue its digests go out.
 var DefaultDigestLeads = []time.Duration{7 * 24 * time.Hour, 24 * time.Hour}
@@ -44,6 +62,9 @@ type Deps struct {
 	DigestLeads []time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Translator translates consultation texts; nil means none is
+	// configured and those texts wait for a co-lead's review.
+	Translator Translator
 }
 
 // Service is the worker.
@@ -76,7 +97,8 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := srv.Start(tasks.Handlers{Logger: s.deps.Logger}.Mux()); err != nil {
+	handlers := tasks.Handlers{Logger: s.deps.Logger, Translator: s.deps.Translator, JetStream: s.deps.JetStream, Now: s.deps.Now}
+	if err := srv.Start(handlers.Mux()); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	defer srv.Shutdown()
@@ -97,6 +119,14 @@ func (s *Service) Run(ctx context.Context) error {
 			Subjects:  []string{events.DialogueScheduled, events.DialogueUpdated, events.DialogueCancelled},
 			Logger:    s.deps.Logger.With("consumer", DialoguesConsumer),
 		}, s.onDialogue)
+	})
+	g.Go(func() error {
+		return consumer.Run(ctx, consumer.Config{
+			JetStream: s.deps.JetStream,
+			Durable:   ConsultationsConsumer,
+			Subjects:  []string{events.ConsultationPublished},
+			Logger:    s.deps.Logger.With("consumer", ConsultationsConsumer),
+		}, s.onConsultationPublished)
 	})
 	return g.Wait()
 }
@@ -125,6 +155,81 @@ func (s *Service) onSubmission(ctx context.Context, env *eventsv1.Envelope) erro
 	}
 	_, err = s.client.Enqueue(ctx, job)
 	return err
+}
+
+// onConsultationPublished asks for the texts of a newly published
+// consultation in every language it offers but misses some text in: one
+// translation job per language.
+func (s *Service) onConsultationPublished(ctx context.Context, env *eventsv1.Envelope) error {
+	ev := &consultationv1.ConsultationPublishedEvent{}
+	if err := events.Payload(env, ev); err != nil {
+		return consumer.Permanent(err)
+	}
+	c := ev.GetConsultation()
+	texts := consultationTexts(c)
+	for _, lang := range c.GetLanguages() {
+		var missing []tasks.SourceText
+		for _, t := range texts {
+			if _, ok := t.text.GetTexts()[lang]; ok {
+				continue
+			}
+			src := t.text.GetSourceLanguage()
+			missing = append(missing, tasks.SourceText{Path: t.path, SourceLanguage: src, SourceText: t.text.GetTexts()[src]})
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		job, err := tasks.NewTranslateConsultation(tasks.TranslateConsultation{
+			ConsultationID: c.GetId(),
+			Version:        c.GetVersion(),
+			Language:       lang,
+			Texts:          missing,
+		})
+		if err != nil {
+			return consumer.Permanent(err)
+		}
+		if _, err := s.client.Enqueue(ctx, job); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type pathText struct {
+	path string
+	text *consultationv1.LocalizedText
+}
+
+// consultationTexts lists the texts of c with their paths (as in
+// ReviewTranslationRequest.text_path), leaving out absent ones and those
+// without a text in their source language.
+func consultationTexts(c *consultationv1.Consultation) []pathText {
+	var out []pathText
+	add := func(path string, t *consultationv1.LocalizedText) {
+		if t.GetTexts()[t.GetSourceLanguage()] != "" {
+			out = append(out, pathText{path, t})
+		}
+	}
+	add("title", c.GetTitle())
+	add("description", c.GetDescription())
+	for _, q := range c.GetQuestions() {
+		prefix := "questions/" + q.GetId() + "/"
+		add(prefix+"text", q.GetText())
+		options := q.GetChoiceQuestion().GetOptions()
+		if q.GetRankingQuestion() != nil {
+			options = q.GetRankingQuestion().GetOptions()
+		}
+		for _, o := range options {
+			add(prefix+"options/"+o.GetId()+"/label", o.GetLabel())
+		}
+		for _, l := range q.GetScaleQuestion().GetLabels() {
+			add(fmt.Sprintf("%slabels/%d", prefix, l.GetValue()), l.GetLabel())
+		}
+	}
+	for i, d := range c.GetBackgroundDocuments() {
+		add(fmt.Sprintf("background_documents/%d/title", i), d.GetTitle())
+	}
+	return out
 }
 
 // onDialogue keeps a dialogue's digests in step with it: scheduled when it
@@ -196,6 +301,12 @@ func (s *Service) withdrawDigests(dialogueID string, startsAt time.Time) error {
 // submission version, for operators and tests that inspect the queue.
 func TranslateSubmissionTaskID(submissionID string, version int64) string {
 	return tasks.TranslateSubmissionID(submissionID, version)
+}
+
+// TranslateConsultationTaskID is the task id of the translation job of a
+// consultation version into lang.
+func TranslateConsultationTaskID(consultationID string, version int64, lang string) string {
+	return tasks.TranslateConsultationID(consultationID, version, lang)
 }
 
 // DigestTaskID is the task id of the digest due lead before a dialogue.

@@ -262,7 +262,11 @@ func (a *App) ArchiveConsultation(ctx context.Context, p auth.Principal, id stri
 // ReviewTranslation replaces one text in one language with a reviewed one.
 func (a *App) ReviewTranslation(ctx context.Context, p auth.Principal, id string, version int64, path, lang, text string) (domain.Consultation, error) {
 	return a.manage(ctx, p, id, version, func(c *domain.Consultation, _ domain.Dialogue, now time.Time) ([]string, error) {
-		return []string{events.ConsultationUpdated}, c.SetTranslation(path, lang, text, domain.OriginReviewed, now)
+		changed, err := c.SetTranslations(lang, domain.OriginReviewed, []domain.Translation{{Path: path, Text: text}}, now)
+		if changed == 0 {
+			return nil, err
+		}
+		return []string{events.ConsultationUpdated}, err
 	})
 }
 

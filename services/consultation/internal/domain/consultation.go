@@ -530,40 +530,59 @@ func (c *Consultation) FreezeQuestions(now time.Time) bool {
 	return true
 }
 
+// Translation is a text for the text at Path (see textAt) in some language.
+type Translation struct {
+	Path string
+	Text string
+}
+
 // SetTranslation stores text as the translation of the text at path in lang,
-// from origin (MACHINE or REVIEWED). A machine text never replaces a reviewed
-// one or the source.
+// from origin (MACHINE or REVIEWED).
 func (c *Consultation) SetTranslation(path, lang, text string, origin TextOrigin, now time.Time) error {
+	_, err := c.SetTranslations(lang, origin, []Translation{{Path: path, Text: text}}, now)
+	return err
+}
+
+// SetTranslations stores ts as translations in lang from origin and reports
+// how many texts changed; the consultation's version moves once, whatever
+// the count. A machine text never replaces a reviewed one or the source, and
+// a text already equal to what is stored is no change.
+func (c *Consultation) SetTranslations(lang string, origin TextOrigin, ts []Translation, now time.Time) (changed int, err error) {
 	canon, err := geo.Language(lang)
 	if err != nil {
-		return apperr.Invalid("language", "%v", err)
+		return 0, apperr.Invalid("language", "%v", err)
 	}
 	if !slices.Contains(c.Languages, canon) {
-		return apperr.Invalid("language", "%s is not one of the consultation's languages %v", canon, c.Languages)
+		return 0, apperr.Invalid("language", "%s is not one of the consultation's languages %v", canon, c.Languages)
 	}
 	if c.Status == StatusArchived {
-		return apperr.FailedPrecondition("id", "consultation %s is archived", c.ID)
+		return 0, apperr.FailedPrecondition("id", "consultation %s is archived", c.ID)
 	}
-	t, err := c.textAt(path)
-	if err != nil {
-		return err
+	for _, tr := range ts {
+		t, err := c.textAt(tr.Path)
+		if err != nil {
+			return 0, err
+		}
+		if canon == t.Source {
+			return 0, apperr.Invalid("language", "%s is the source language of %s; edit the source with UpdateConsultation", canon, tr.Path)
+		}
+		switch {
+		case origin == OriginMachine && t.Origins[canon] == OriginReviewed:
+			continue
+		case t.Texts[canon] == tr.Text && t.Origins[canon] == origin:
+			continue
+		}
+		if t.Origins == nil {
+			t.Origins = map[string]TextOrigin{}
+		}
+		t.Texts[canon] = tr.Text
+		t.Origins[canon] = origin
+		changed++
 	}
-	if canon == t.Source {
-		return apperr.Invalid("language", "%s is the source language of %s; edit the source with UpdateConsultation", canon, path)
+	if changed > 0 {
+		c.touch(now)
 	}
-	if origin == OriginMachine && t.Origins[canon] == OriginReviewed {
-		return nil
-	}
-	if t.Texts == nil {
-		t.Texts = map[string]string{}
-	}
-	if t.Origins == nil {
-		t.Origins = map[string]TextOrigin{}
-	}
-	t.Texts[canon] = text
-	t.Origins[canon] = origin
-	c.touch(now)
-	return nil
+	return changed, nil
 }
 
 // textAt finds the text a path names (see ReviewTranslationRequest.text_path).

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/consulta-platform/consulta/pkg/jobs"
+	"github.com/consulta-platform/consulta/services/worker/internal/translate"
 )
 
 // Task types.
@@ -81,6 +83,13 @@ func SendDigestID(dialogueID string, lead time.Duration, startsAt time.Time) str
 // Handlers runs the tasks.
 type Handlers struct {
 	Logger *slog.Logger
+	// Translator translates texts; nil when no machine translation is
+	// configured.
+	Translator translate.Translator
+	// JetStream carries the events the tasks publish.
+	JetStream jetstream.JetStream
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
 }
 
 // Mux routes each task type to its handler.
@@ -88,6 +97,7 @@ func (h Handlers) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(TypeTranslateSubmission, h.translateSubmission)
 	mux.HandleFunc(TypeSendDigest, h.sendDigest)
+	mux.HandleFunc(TypeTranslateConsultation, h.translateConsultation)
 	return mux
 }
 
