@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/consulta-platform/consulta/pkg/events"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	"github.com/consulta-platform/consulta/pkg/jobs"
@@ -32,6 +34,7 @@ func TestPublishedConsultationBecomesOneJobPerMissingLanguage(t *testing.T) {
 	en := func(s string) map[string]string { return map[string]string{"en": s} }
 	c := &consultationv1.Consultation{
 		Id:        "c1",
+		Status:    consultationv1.ConsultationStatus_CONSULTATION_STATUS_SCHEDULED,
 		Version:   4,
 		Languages: []string{"es", "en", "pt"},
 		Title:     text("Datos", map[string]string{"en": "Data", "pt": "Dados"}),
@@ -54,7 +57,7 @@ func TestPublishedConsultationBecomesOneJobPerMissingLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := w.onConsultationPublished(context.Background(), env); err != nil {
+		if err := w.onConsultationChanged(context.Background(), env); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,5 +86,51 @@ func TestPublishedConsultationBecomesOneJobPerMissingLanguage(t *testing.T) {
 		"questions/q3/text", "questions/q3/options/x/label", "questions/q3/options/y/label", "background_documents/0/title"}
 	if p.ConsultationID != "c1" || p.Version != 4 || p.Language != "pt" || !slices.Equal(paths, want) {
 		t.Errorf("payload %+v\npaths %q\nwant  %q", p, paths, want)
+	}
+}
+
+// TestEditedConsultationAsksForNewTextsOnly: after publication, an edit that
+// adds an untranslated question asks for it; an edit of a draft, or of a
+// consultation whose texts are complete, asks for nothing.
+func TestEditedConsultationAsksForNewTextsOnly(t *testing.T) {
+	now := time.Now()
+	w, insp, cfg := newWorker(t, now)
+	c := &consultationv1.Consultation{
+		Id: "c2", Version: 7, Languages: []string{"es", "en"},
+		Status: consultationv1.ConsultationStatus_CONSULTATION_STATUS_OPEN,
+		Title:  text("Datos", map[string]string{"en": "Data"}),
+		Questions: []*consultationv1.Question{
+			{Id: "nueva", Text: text("Pregunta nueva", nil)},
+		},
+	}
+	deliver := func(c *consultationv1.Consultation) {
+		t.Helper()
+		env, err := events.New(events.ConsultationUpdated, events.Aggregate{Type: "consultation", ID: c.GetId(), Version: c.GetVersion()},
+			&consultationv1.ConsultationUpdatedEvent{Consultation: c}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.onConsultationChanged(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver(c)
+	complete := proto.Clone(c).(*consultationv1.Consultation)
+	complete.Version = 8
+	complete.Questions[0].Text.Texts["en"] = "New question"
+	deliver(complete)
+	draft := proto.Clone(c).(*consultationv1.Consultation)
+	draft.Id, draft.Status = "c3", consultationv1.ConsultationStatus_CONSULTATION_STATUS_DRAFT
+	deliver(draft)
+
+	pending, err := insp.ListPendingTasks(cfg.Queue(jobs.QueueDefault))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 || pending[0].ID != TranslateConsultationTaskID("c2", 7, "en") {
+		for _, p := range pending {
+			t.Logf("task %s", p.ID)
+		}
+		t.Fatalf("%d tasks, want the one for c2 v7 en", len(pending))
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/consulta-platform/consulta/pkg/consumer"
 	"github.com/consulta-platform/consulta/pkg/events"
@@ -124,9 +125,9 @@ func (s *Service) Run(ctx context.Context) error {
 		return consumer.Run(ctx, consumer.Config{
 			JetStream: s.deps.JetStream,
 			Durable:   ConsultationsConsumer,
-			Subjects:  []string{events.ConsultationPublished},
+			Subjects:  []string{events.ConsultationPublished, events.ConsultationUpdated},
 			Logger:    s.deps.Logger.With("consumer", ConsultationsConsumer),
-		}, s.onConsultationPublished)
+		}, s.onConsultationChanged)
 	})
 	return g.Wait()
 }
@@ -157,13 +158,35 @@ func (s *Service) onSubmission(ctx context.Context, env *eventsv1.Envelope) erro
 	return err
 }
 
-// onConsultationPublished asks for the texts of a newly published
-// consultation in every language it offers but misses some text in: one
-// translation job per language.
-func (s *Service) onConsultationPublished(ctx context.Context, env *eventsv1.Envelope) error {
-	ev := &consultationv1.ConsultationPublishedEvent{}
+// consultationEvents are the events after which a public consultation may
+// miss texts: its publication, and every later change (an edit may add a
+// question, a reopening may follow an edit).
+var consultationEvents = map[string]func() consultationCarrier{
+	events.ConsultationPublished: func() consultationCarrier { return &consultationv1.ConsultationPublishedEvent{} },
+	events.ConsultationUpdated:   func() consultationCarrier { return &consultationv1.ConsultationUpdatedEvent{} },
+}
+
+// consultationCarrier is an event that carries a whole consultation.
+type consultationCarrier interface {
+	proto.Message
+	GetConsultation() *consultationv1.Consultation
+}
+
+// onConsultationChanged asks for the texts of a public consultation in every
+// language it offers but misses some text in: one translation job per
+// language and consultation version, so a redelivered event adds nothing and
+// a consultation whose texts are complete asks for nothing.
+func (s *Service) onConsultationChanged(ctx context.Context, env *eventsv1.Envelope) error {
+	newEvent, ok := consultationEvents[env.GetType()]
+	if !ok {
+		return nil
+	}
+	ev := newEvent()
 	if err := events.Payload(env, ev); err != nil {
 		return consumer.Permanent(err)
+	}
+	if ev.GetConsultation().GetStatus() == consultationv1.ConsultationStatus_CONSULTATION_STATUS_DRAFT {
+		return nil // drafts are translated when they are published
 	}
 	c := ev.GetConsultation()
 	texts := consultationTexts(c)
