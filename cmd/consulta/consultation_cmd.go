@@ -112,6 +112,8 @@ func ExportRequest(c *consultationv1.Consultation) *consultationv1.CreateConsult
 		BackgroundDocuments: c.GetBackgroundDocuments(),
 		Audience:            c.GetAudience(),
 		DefaultPublication:  c.GetDefaultPublication(),
+
+		RequireEmailConfirmation: c.GetRequireEmailConfirmation(),
 	}
 }
 

@@ -133,14 +133,16 @@ type Consultation struct {
 	BackgroundDocuments []Document    `json:"background_documents,omitempty"`
 	Audience            []string      `json:"audience,omitempty"`
 	DefaultPublication  Publication   `json:"default_publication"`
-	QuestionsFrozen     bool          `json:"questions_frozen,omitempty"`
-	Status              Status        `json:"status"`
-	OpensAt             time.Time     `json:"opens_at"`
-	ClosesAt            time.Time     `json:"closes_at"`
-	Version             int64         `json:"version"`
-	CreatedBy           string        `json:"created_by"`
-	CreatedAt           time.Time     `json:"created_at"`
-	UpdatedAt           time.Time     `json:"updated_at"`
+	// RequireEmailConfirmation turns on double opt-in for submissions.
+	RequireEmailConfirmation bool      `json:"require_email_confirmation,omitempty"`
+	QuestionsFrozen          bool      `json:"questions_frozen,omitempty"`
+	Status                   Status    `json:"status"`
+	OpensAt                  time.Time `json:"opens_at"`
+	ClosesAt                 time.Time `json:"closes_at"`
+	Version                  int64     `json:"version"`
+	CreatedBy                string    `json:"created_by"`
+	CreatedAt                time.Time `json:"created_at"`
+	UpdatedAt                time.Time `json:"updated_at"`
 }
 
 // Draft is what a co-lead writes: the editable fields of a consultation.
@@ -154,6 +156,8 @@ type Draft struct {
 	DefaultPublication  Publication
 	OpensAt             time.Time
 	ClosesAt            time.Time
+	// RequireEmailConfirmation turns on double opt-in for submissions.
+	RequireEmailConfirmation bool
 }
 
 // NewConsultation checks a consultation drafted by p for dialogue d at now.
@@ -256,6 +260,7 @@ func (c *Consultation) apply(dr Draft, d Dialogue, now time.Time, editing bool) 
 	c.Languages, c.Title, c.Description, c.Questions = langs, title, description, questions
 	c.BackgroundDocuments, c.Audience, c.DefaultPublication = docs, slices.Clone(dr.Audience), pub
 	c.OpensAt, c.ClosesAt = dr.OpensAt, dr.ClosesAt
+	c.RequireEmailConfirmation = dr.RequireEmailConfirmation
 	return nil
 }
 

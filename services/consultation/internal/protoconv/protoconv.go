@@ -131,6 +131,8 @@ func Consultation(c domain.Consultation) *consultationv1.Consultation {
 		Audience:            c.Audience,
 		DefaultPublication:  publications[c.DefaultPublication],
 		QuestionsFrozen:     c.QuestionsFrozen,
+
+		RequireEmailConfirmation: c.RequireEmailConfirmation,
 	}
 }
 
@@ -145,6 +147,7 @@ type draftFields interface {
 	GetBackgroundDocuments() []*consultationv1.Document
 	GetAudience() []string
 	GetDefaultPublication() consultationv1.Publication
+	GetRequireEmailConfirmation() bool
 }
 
 // Draft takes the editable fields of a create or update request.
@@ -167,6 +170,8 @@ func Draft(r draftFields) domain.Draft {
 		DefaultPublication:  publicationOf[r.GetDefaultPublication()],
 		OpensAt:             timeOf(r.GetOpensAt()),
 		ClosesAt:            timeOf(r.GetClosesAt()),
+
+		RequireEmailConfirmation: r.GetRequireEmailConfirmation(),
 	}
 }
 

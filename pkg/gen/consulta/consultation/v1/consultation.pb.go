@@ -536,8 +536,11 @@ type Consultation struct {
 	DefaultPublication Publication `protobuf:"varint,17,opt,name=default_publication,json=defaultPublication,proto3,enum=consulta.consultation.v1.Publication" json:"default_publication,omitempty"`
 	// True once the first submission arrived: the questions can no longer change.
 	QuestionsFrozen bool `protobuf:"varint,18,opt,name=questions_frozen,json=questionsFrozen,proto3" json:"questions_frozen,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Double opt-in: a submission counts only once its author follows the link
+	// emailed to the contact address.
+	RequireEmailConfirmation bool `protobuf:"varint,19,opt,name=require_email_confirmation,json=requireEmailConfirmation,proto3" json:"require_email_confirmation,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Consultation) Reset() {
@@ -692,6 +695,13 @@ func (x *Consultation) GetDefaultPublication() Publication {
 func (x *Consultation) GetQuestionsFrozen() bool {
 	if x != nil {
 		return x.QuestionsFrozen
+	}
+	return false
+}
+
+func (x *Consultation) GetRequireEmailConfirmation() bool {
+	if x != nil {
+		return x.RequireEmailConfirmation
 	}
 	return false
 }
@@ -1463,10 +1473,11 @@ type CreateConsultationRequest struct {
 	ClosesAt            *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=closes_at,json=closesAt,proto3" json:"closes_at,omitempty"`
 	BackgroundDocuments []*Document            `protobuf:"bytes,8,rep,name=background_documents,json=backgroundDocuments,proto3" json:"background_documents,omitempty"`
 	// Stakeholder types that may answer; empty means everyone.
-	Audience           []string    `protobuf:"bytes,9,rep,name=audience,proto3" json:"audience,omitempty"`
-	DefaultPublication Publication `protobuf:"varint,10,opt,name=default_publication,json=defaultPublication,proto3,enum=consulta.consultation.v1.Publication" json:"default_publication,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	Audience                 []string    `protobuf:"bytes,9,rep,name=audience,proto3" json:"audience,omitempty"`
+	DefaultPublication       Publication `protobuf:"varint,10,opt,name=default_publication,json=defaultPublication,proto3,enum=consulta.consultation.v1.Publication" json:"default_publication,omitempty"`
+	RequireEmailConfirmation bool        `protobuf:"varint,11,opt,name=require_email_confirmation,json=requireEmailConfirmation,proto3" json:"require_email_confirmation,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *CreateConsultationRequest) Reset() {
@@ -1567,6 +1578,13 @@ func (x *CreateConsultationRequest) GetDefaultPublication() Publication {
 		return x.DefaultPublication
 	}
 	return Publication_PUBLICATION_UNSPECIFIED
+}
+
+func (x *CreateConsultationRequest) GetRequireEmailConfirmation() bool {
+	if x != nil {
+		return x.RequireEmailConfirmation
+	}
+	return false
 }
 
 type CreateConsultationResponse struct {
@@ -2253,18 +2271,19 @@ type UpdateConsultationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The version the caller last saw; required.
-	Version             int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	Title               *LocalizedText         `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
-	Description         *LocalizedText         `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
-	Languages           []string               `protobuf:"bytes,5,rep,name=languages,proto3" json:"languages,omitempty"`
-	Questions           []*Question            `protobuf:"bytes,6,rep,name=questions,proto3" json:"questions,omitempty"`
-	OpensAt             *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=opens_at,json=opensAt,proto3" json:"opens_at,omitempty"`
-	ClosesAt            *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=closes_at,json=closesAt,proto3" json:"closes_at,omitempty"`
-	BackgroundDocuments []*Document            `protobuf:"bytes,9,rep,name=background_documents,json=backgroundDocuments,proto3" json:"background_documents,omitempty"`
-	Audience            []string               `protobuf:"bytes,10,rep,name=audience,proto3" json:"audience,omitempty"`
-	DefaultPublication  Publication            `protobuf:"varint,11,opt,name=default_publication,json=defaultPublication,proto3,enum=consulta.consultation.v1.Publication" json:"default_publication,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	Version                  int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Title                    *LocalizedText         `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Description              *LocalizedText         `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Languages                []string               `protobuf:"bytes,5,rep,name=languages,proto3" json:"languages,omitempty"`
+	Questions                []*Question            `protobuf:"bytes,6,rep,name=questions,proto3" json:"questions,omitempty"`
+	OpensAt                  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=opens_at,json=opensAt,proto3" json:"opens_at,omitempty"`
+	ClosesAt                 *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=closes_at,json=closesAt,proto3" json:"closes_at,omitempty"`
+	BackgroundDocuments      []*Document            `protobuf:"bytes,9,rep,name=background_documents,json=backgroundDocuments,proto3" json:"background_documents,omitempty"`
+	Audience                 []string               `protobuf:"bytes,10,rep,name=audience,proto3" json:"audience,omitempty"`
+	DefaultPublication       Publication            `protobuf:"varint,11,opt,name=default_publication,json=defaultPublication,proto3,enum=consulta.consultation.v1.Publication" json:"default_publication,omitempty"`
+	RequireEmailConfirmation bool                   `protobuf:"varint,12,opt,name=require_email_confirmation,json=requireEmailConfirmation,proto3" json:"require_email_confirmation,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *UpdateConsultationRequest) Reset() {
@@ -2372,6 +2391,13 @@ func (x *UpdateConsultationRequest) GetDefaultPublication() Publication {
 		return x.DefaultPublication
 	}
 	return Publication_PUBLICATION_UNSPECIFIED
+}
+
+func (x *UpdateConsultationRequest) GetRequireEmailConfirmation() bool {
+	if x != nil {
+		return x.RequireEmailConfirmation
+	}
+	return false
 }
 
 type UpdateConsultationResponse struct {
@@ -3013,7 +3039,7 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12)\n" +
-	"\x10consultation_ids\x18\r \x03(\tR\x0fconsultationIds\"\xb9\a\n" +
+	"\x10consultation_ids\x18\r \x03(\tR\x0fconsultationIds\"\xf7\a\n" +
 	"\fConsultation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vdialogue_id\x18\x02 \x01(\tR\n" +
@@ -3036,7 +3062,8 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\x14background_documents\x18\x0f \x03(\v2\".consulta.consultation.v1.DocumentR\x13backgroundDocuments\x12\x1a\n" +
 	"\baudience\x18\x10 \x03(\tR\baudience\x12V\n" +
 	"\x13default_publication\x18\x11 \x01(\x0e2%.consulta.consultation.v1.PublicationR\x12defaultPublication\x12)\n" +
-	"\x10questions_frozen\x18\x12 \x01(\bR\x0fquestionsFrozen\"\xca\x04\n" +
+	"\x10questions_frozen\x18\x12 \x01(\bR\x0fquestionsFrozen\x12<\n" +
+	"\x1arequire_email_confirmation\x18\x13 \x01(\bR\x18requireEmailConfirmation\"\xca\x04\n" +
 	"\bQuestion\x121\n" +
 	"\x02id\x18\x01 \x01(\tB!\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\x02id\x12C\n" +
 	"\x04text\x18\x02 \x01(\v2'.consulta.consultation.v1.LocalizedTextB\x06\xbaH\x03\xc8\x01\x01R\x04text\x12\x1a\n" +
@@ -3090,7 +3117,7 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\x12GetDialogueRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"U\n" +
 	"\x13GetDialogueResponse\x12>\n" +
-	"\bdialogue\x18\x01 \x01(\v2\".consulta.consultation.v1.DialogueR\bdialogue\"\xff\x05\n" +
+	"\bdialogue\x18\x01 \x01(\v2\".consulta.consultation.v1.DialogueR\bdialogue\"\xbd\x06\n" +
 	"\x19CreateConsultationRequest\x12)\n" +
 	"\vdialogue_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"dialogueId\x12E\n" +
@@ -3103,7 +3130,8 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\x14background_documents\x18\b \x03(\v2\".consulta.consultation.v1.DocumentB\b\xbaH\x05\x92\x01\x02\x102R\x13backgroundDocuments\x12B\n" +
 	"\baudience\x18\t \x03(\tB&\xbaH#\x92\x01 \x10\x14\x18\x01\"\x1ar\x182\x16^[a-z][a-z0-9_]{1,39}$R\baudience\x12`\n" +
 	"\x13default_publication\x18\n" +
-	" \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\x12defaultPublication\"h\n" +
+	" \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\x12defaultPublication\x12<\n" +
+	"\x1arequire_email_confirmation\x18\v \x01(\bR\x18requireEmailConfirmation\"h\n" +
 	"\x1aCreateConsultationResponse\x12J\n" +
 	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"2\n" +
 	"\x16GetConsultationRequest\x12\x18\n" +
@@ -3146,7 +3174,7 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\tpageToken\"\x81\x01\n" +
 	"\x15ListDialoguesResponse\x12@\n" +
 	"\tdialogues\x18\x01 \x03(\v2\".consulta.consultation.v1.DialogueR\tdialogues\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x91\x06\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcf\x06\n" +
 	"\x19UpdateConsultationRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12!\n" +
 	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x01R\aversion\x12E\n" +
@@ -3159,7 +3187,8 @@ const file_consulta_consultation_v1_consultation_proto_rawDesc = "" +
 	"\x14background_documents\x18\t \x03(\v2\".consulta.consultation.v1.DocumentB\b\xbaH\x05\x92\x01\x02\x102R\x13backgroundDocuments\x12B\n" +
 	"\baudience\x18\n" +
 	" \x03(\tB&\xbaH#\x92\x01 \x10\x14\x18\x01\"\x1ar\x182\x16^[a-z][a-z0-9_]{1,39}$R\baudience\x12`\n" +
-	"\x13default_publication\x18\v \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\x12defaultPublication\"h\n" +
+	"\x13default_publication\x18\v \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\x12defaultPublication\x12<\n" +
+	"\x1arequire_email_confirmation\x18\f \x01(\bR\x18requireEmailConfirmation\"h\n" +
 	"\x1aUpdateConsultationResponse\x12J\n" +
 	"\fconsultation\x18\x01 \x01(\v2&.consulta.consultation.v1.ConsultationR\fconsultation\"Z\n" +
 	"\x1bScheduleConsultationRequest\x12\x18\n" +

@@ -7,6 +7,7 @@
 package submissionv1
 
 import (
+	v1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -23,7 +24,10 @@ const (
 )
 
 // SubmissionSnapshot is a submission as events carry it: without personal
-// contact data, which the stream could never forget.
+// data (contact address, names of individuals), which the stream could never
+// forget. A confidential submission carries neither answers nor the
+// organisation's name, and an anonymous one no organisation name: such
+// submissions leave the service only as counts.
 type SubmissionSnapshot struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Id               string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -36,6 +40,9 @@ type SubmissionSnapshot struct {
 	Answers          []*Answer              `protobuf:"bytes,8,rep,name=answers,proto3" json:"answers,omitempty"`
 	Version          int64                  `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
 	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Status           SubmissionStatus       `protobuf:"varint,11,opt,name=status,proto3,enum=consulta.submission.v1.SubmissionStatus" json:"status,omitempty"`
+	Publication      v1.Publication         `protobuf:"varint,12,opt,name=publication,proto3,enum=consulta.consultation.v1.Publication" json:"publication,omitempty"`
+	UpdateTime       *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -140,6 +147,27 @@ func (x *SubmissionSnapshot) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *SubmissionSnapshot) GetStatus() SubmissionStatus {
+	if x != nil {
+		return x.Status
+	}
+	return SubmissionStatus_SUBMISSION_STATUS_UNSPECIFIED
+}
+
+func (x *SubmissionSnapshot) GetPublication() v1.Publication {
+	if x != nil {
+		return x.Publication
+	}
+	return v1.Publication(0)
+}
+
+func (x *SubmissionSnapshot) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
 // SubmissionReceivedEvent is published on consulta.submission.received.
 type SubmissionReceivedEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -185,11 +213,256 @@ func (x *SubmissionReceivedEvent) GetSubmission() *SubmissionSnapshot {
 	return nil
 }
 
+// SubmissionConfirmedEvent is published on consulta.submission.confirmed when
+// the respondent follows the emailed link: from then on it counts.
+type SubmissionConfirmedEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Submission    *SubmissionSnapshot    `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmissionConfirmedEvent) Reset() {
+	*x = SubmissionConfirmedEvent{}
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmissionConfirmedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmissionConfirmedEvent) ProtoMessage() {}
+
+func (x *SubmissionConfirmedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmissionConfirmedEvent.ProtoReflect.Descriptor instead.
+func (*SubmissionConfirmedEvent) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SubmissionConfirmedEvent) GetSubmission() *SubmissionSnapshot {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
+}
+
+// SubmissionUpdatedEvent is published on consulta.submission.updated.
+type SubmissionUpdatedEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Submission    *SubmissionSnapshot    `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmissionUpdatedEvent) Reset() {
+	*x = SubmissionUpdatedEvent{}
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmissionUpdatedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmissionUpdatedEvent) ProtoMessage() {}
+
+func (x *SubmissionUpdatedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmissionUpdatedEvent.ProtoReflect.Descriptor instead.
+func (*SubmissionUpdatedEvent) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SubmissionUpdatedEvent) GetSubmission() *SubmissionSnapshot {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
+}
+
+// SubmissionWithdrawnEvent is published on consulta.submission.withdrawn.
+type SubmissionWithdrawnEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Submission    *SubmissionSnapshot    `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmissionWithdrawnEvent) Reset() {
+	*x = SubmissionWithdrawnEvent{}
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmissionWithdrawnEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmissionWithdrawnEvent) ProtoMessage() {}
+
+func (x *SubmissionWithdrawnEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmissionWithdrawnEvent.ProtoReflect.Descriptor instead.
+func (*SubmissionWithdrawnEvent) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SubmissionWithdrawnEvent) GetSubmission() *SubmissionSnapshot {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
+}
+
+// SubmissionExpiredEvent is published on consulta.submission.expired when a
+// submission was never confirmed in time.
+type SubmissionExpiredEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Submission    *SubmissionSnapshot    `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmissionExpiredEvent) Reset() {
+	*x = SubmissionExpiredEvent{}
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmissionExpiredEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmissionExpiredEvent) ProtoMessage() {}
+
+func (x *SubmissionExpiredEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmissionExpiredEvent.ProtoReflect.Descriptor instead.
+func (*SubmissionExpiredEvent) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SubmissionExpiredEvent) GetSubmission() *SubmissionSnapshot {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
+}
+
+// SubmissionErasedEvent is published on consulta.submission.erased: every
+// projection and translation drops the texts of these submissions.
+type SubmissionErasedEvent struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	SubmissionId   string                 `protobuf:"bytes,1,opt,name=submission_id,json=submissionId,proto3" json:"submission_id,omitempty"`
+	ConsultationId string                 `protobuf:"bytes,2,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
+	// The version after the erasure.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmissionErasedEvent) Reset() {
+	*x = SubmissionErasedEvent{}
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmissionErasedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmissionErasedEvent) ProtoMessage() {}
+
+func (x *SubmissionErasedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmissionErasedEvent.ProtoReflect.Descriptor instead.
+func (*SubmissionErasedEvent) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SubmissionErasedEvent) GetSubmissionId() string {
+	if x != nil {
+		return x.SubmissionId
+	}
+	return ""
+}
+
+func (x *SubmissionErasedEvent) GetConsultationId() string {
+	if x != nil {
+		return x.ConsultationId
+	}
+	return ""
+}
+
+func (x *SubmissionErasedEvent) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 var File_consulta_submission_v1_events_proto protoreflect.FileDescriptor
 
 const file_consulta_submission_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"#consulta/submission/v1/events.proto\x12\x16consulta.submission.v1\x1a'consulta/submission/v1/submission.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x03\n" +
+	"#consulta/submission/v1/events.proto\x12\x16consulta.submission.v1\x1a+consulta/consultation/v1/consultation.proto\x1a'consulta/submission/v1/submission.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x04\n" +
 	"\x12SubmissionSnapshot\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0fconsultation_id\x18\x02 \x01(\tR\x0econsultationId\x12)\n" +
@@ -202,11 +475,35 @@ const file_consulta_submission_v1_events_proto_rawDesc = "" +
 	"\aversion\x18\t \x01(\x03R\aversion\x12;\n" +
 	"\vcreate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"e\n" +
+	"createTime\x12@\n" +
+	"\x06status\x18\v \x01(\x0e2(.consulta.submission.v1.SubmissionStatusR\x06status\x12G\n" +
+	"\vpublication\x18\f \x01(\x0e2%.consulta.consultation.v1.PublicationR\vpublication\x12;\n" +
+	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"e\n" +
 	"\x17SubmissionReceivedEvent\x12J\n" +
 	"\n" +
 	"submission\x18\x01 \x01(\v2*.consulta.submission.v1.SubmissionSnapshotR\n" +
-	"submissionBSZQgithub.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1;submissionv1b\x06proto3"
+	"submission\"f\n" +
+	"\x18SubmissionConfirmedEvent\x12J\n" +
+	"\n" +
+	"submission\x18\x01 \x01(\v2*.consulta.submission.v1.SubmissionSnapshotR\n" +
+	"submission\"d\n" +
+	"\x16SubmissionUpdatedEvent\x12J\n" +
+	"\n" +
+	"submission\x18\x01 \x01(\v2*.consulta.submission.v1.SubmissionSnapshotR\n" +
+	"submission\"f\n" +
+	"\x18SubmissionWithdrawnEvent\x12J\n" +
+	"\n" +
+	"submission\x18\x01 \x01(\v2*.consulta.submission.v1.SubmissionSnapshotR\n" +
+	"submission\"d\n" +
+	"\x16SubmissionExpiredEvent\x12J\n" +
+	"\n" +
+	"submission\x18\x01 \x01(\v2*.consulta.submission.v1.SubmissionSnapshotR\n" +
+	"submission\"\x7f\n" +
+	"\x15SubmissionErasedEvent\x12#\n" +
+	"\rsubmission_id\x18\x01 \x01(\tR\fsubmissionId\x12'\n" +
+	"\x0fconsultation_id\x18\x02 \x01(\tR\x0econsultationId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversionBSZQgithub.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1;submissionv1b\x06proto3"
 
 var (
 	file_consulta_submission_v1_events_proto_rawDescOnce sync.Once
@@ -220,22 +517,36 @@ func file_consulta_submission_v1_events_proto_rawDescGZIP() []byte {
 	return file_consulta_submission_v1_events_proto_rawDescData
 }
 
-var file_consulta_submission_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_consulta_submission_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_consulta_submission_v1_events_proto_goTypes = []any{
-	(*SubmissionSnapshot)(nil),      // 0: consulta.submission.v1.SubmissionSnapshot
-	(*SubmissionReceivedEvent)(nil), // 1: consulta.submission.v1.SubmissionReceivedEvent
-	(*Answer)(nil),                  // 2: consulta.submission.v1.Answer
-	(*timestamppb.Timestamp)(nil),   // 3: google.protobuf.Timestamp
+	(*SubmissionSnapshot)(nil),       // 0: consulta.submission.v1.SubmissionSnapshot
+	(*SubmissionReceivedEvent)(nil),  // 1: consulta.submission.v1.SubmissionReceivedEvent
+	(*SubmissionConfirmedEvent)(nil), // 2: consulta.submission.v1.SubmissionConfirmedEvent
+	(*SubmissionUpdatedEvent)(nil),   // 3: consulta.submission.v1.SubmissionUpdatedEvent
+	(*SubmissionWithdrawnEvent)(nil), // 4: consulta.submission.v1.SubmissionWithdrawnEvent
+	(*SubmissionExpiredEvent)(nil),   // 5: consulta.submission.v1.SubmissionExpiredEvent
+	(*SubmissionErasedEvent)(nil),    // 6: consulta.submission.v1.SubmissionErasedEvent
+	(*Answer)(nil),                   // 7: consulta.submission.v1.Answer
+	(*timestamppb.Timestamp)(nil),    // 8: google.protobuf.Timestamp
+	(SubmissionStatus)(0),            // 9: consulta.submission.v1.SubmissionStatus
+	(v1.Publication)(0),              // 10: consulta.consultation.v1.Publication
 }
 var file_consulta_submission_v1_events_proto_depIdxs = []int32{
-	2, // 0: consulta.submission.v1.SubmissionSnapshot.answers:type_name -> consulta.submission.v1.Answer
-	3, // 1: consulta.submission.v1.SubmissionSnapshot.create_time:type_name -> google.protobuf.Timestamp
-	0, // 2: consulta.submission.v1.SubmissionReceivedEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	7,  // 0: consulta.submission.v1.SubmissionSnapshot.answers:type_name -> consulta.submission.v1.Answer
+	8,  // 1: consulta.submission.v1.SubmissionSnapshot.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 2: consulta.submission.v1.SubmissionSnapshot.status:type_name -> consulta.submission.v1.SubmissionStatus
+	10, // 3: consulta.submission.v1.SubmissionSnapshot.publication:type_name -> consulta.consultation.v1.Publication
+	8,  // 4: consulta.submission.v1.SubmissionSnapshot.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 5: consulta.submission.v1.SubmissionReceivedEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
+	0,  // 6: consulta.submission.v1.SubmissionConfirmedEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
+	0,  // 7: consulta.submission.v1.SubmissionUpdatedEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
+	0,  // 8: consulta.submission.v1.SubmissionWithdrawnEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
+	0,  // 9: consulta.submission.v1.SubmissionExpiredEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_consulta_submission_v1_events_proto_init() }
@@ -250,7 +561,7 @@ func file_consulta_submission_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consulta_submission_v1_events_proto_rawDesc), len(file_consulta_submission_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

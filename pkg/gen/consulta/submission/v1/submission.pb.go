@@ -8,6 +8,7 @@ package submissionv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -23,6 +24,171 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SubmissionStatus is where a submission is in its life.
+type SubmissionStatus int32
+
+const (
+	SubmissionStatus_SUBMISSION_STATUS_UNSPECIFIED SubmissionStatus = 0
+	// Waiting for the respondent to confirm through the emailed link; not
+	// counted yet.
+	SubmissionStatus_SUBMISSION_STATUS_PENDING_CONFIRMATION SubmissionStatus = 1
+	// Accepted and counted.
+	SubmissionStatus_SUBMISSION_STATUS_ACTIVE SubmissionStatus = 2
+	// Withdrawn by its author.
+	SubmissionStatus_SUBMISSION_STATUS_WITHDRAWN SubmissionStatus = 3
+	// Never confirmed in time.
+	SubmissionStatus_SUBMISSION_STATUS_EXPIRED SubmissionStatus = 4
+)
+
+// Enum value maps for SubmissionStatus.
+var (
+	SubmissionStatus_name = map[int32]string{
+		0: "SUBMISSION_STATUS_UNSPECIFIED",
+		1: "SUBMISSION_STATUS_PENDING_CONFIRMATION",
+		2: "SUBMISSION_STATUS_ACTIVE",
+		3: "SUBMISSION_STATUS_WITHDRAWN",
+		4: "SUBMISSION_STATUS_EXPIRED",
+	}
+	SubmissionStatus_value = map[string]int32{
+		"SUBMISSION_STATUS_UNSPECIFIED":          0,
+		"SUBMISSION_STATUS_PENDING_CONFIRMATION": 1,
+		"SUBMISSION_STATUS_ACTIVE":               2,
+		"SUBMISSION_STATUS_WITHDRAWN":            3,
+		"SUBMISSION_STATUS_EXPIRED":              4,
+	}
+)
+
+func (x SubmissionStatus) Enum() *SubmissionStatus {
+	p := new(SubmissionStatus)
+	*p = x
+	return p
+}
+
+func (x SubmissionStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SubmissionStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_consulta_submission_v1_submission_proto_enumTypes[0].Descriptor()
+}
+
+func (SubmissionStatus) Type() protoreflect.EnumType {
+	return &file_consulta_submission_v1_submission_proto_enumTypes[0]
+}
+
+func (x SubmissionStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SubmissionStatus.Descriptor instead.
+func (SubmissionStatus) EnumDescriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{0}
+}
+
+// LanguageSource says how the language of a submission was established.
+type LanguageSource int32
+
+const (
+	LanguageSource_LANGUAGE_SOURCE_UNSPECIFIED LanguageSource = 0
+	LanguageSource_LANGUAGE_SOURCE_DECLARED    LanguageSource = 1
+	LanguageSource_LANGUAGE_SOURCE_DETECTED    LanguageSource = 2
+	// Neither declared nor detectable: the consultation's first language.
+	LanguageSource_LANGUAGE_SOURCE_DEFAULT LanguageSource = 3
+)
+
+// Enum value maps for LanguageSource.
+var (
+	LanguageSource_name = map[int32]string{
+		0: "LANGUAGE_SOURCE_UNSPECIFIED",
+		1: "LANGUAGE_SOURCE_DECLARED",
+		2: "LANGUAGE_SOURCE_DETECTED",
+		3: "LANGUAGE_SOURCE_DEFAULT",
+	}
+	LanguageSource_value = map[string]int32{
+		"LANGUAGE_SOURCE_UNSPECIFIED": 0,
+		"LANGUAGE_SOURCE_DECLARED":    1,
+		"LANGUAGE_SOURCE_DETECTED":    2,
+		"LANGUAGE_SOURCE_DEFAULT":     3,
+	}
+)
+
+func (x LanguageSource) Enum() *LanguageSource {
+	p := new(LanguageSource)
+	*p = x
+	return p
+}
+
+func (x LanguageSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LanguageSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_consulta_submission_v1_submission_proto_enumTypes[1].Descriptor()
+}
+
+func (LanguageSource) Type() protoreflect.EnumType {
+	return &file_consulta_submission_v1_submission_proto_enumTypes[1]
+}
+
+func (x LanguageSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LanguageSource.Descriptor instead.
+func (LanguageSource) EnumDescriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{1}
+}
+
+// OpenDataFormat is the format of an open-data export.
+type OpenDataFormat int32
+
+const (
+	OpenDataFormat_OPEN_DATA_FORMAT_UNSPECIFIED OpenDataFormat = 0
+	OpenDataFormat_OPEN_DATA_FORMAT_CSV         OpenDataFormat = 1
+	OpenDataFormat_OPEN_DATA_FORMAT_NDJSON      OpenDataFormat = 2
+)
+
+// Enum value maps for OpenDataFormat.
+var (
+	OpenDataFormat_name = map[int32]string{
+		0: "OPEN_DATA_FORMAT_UNSPECIFIED",
+		1: "OPEN_DATA_FORMAT_CSV",
+		2: "OPEN_DATA_FORMAT_NDJSON",
+	}
+	OpenDataFormat_value = map[string]int32{
+		"OPEN_DATA_FORMAT_UNSPECIFIED": 0,
+		"OPEN_DATA_FORMAT_CSV":         1,
+		"OPEN_DATA_FORMAT_NDJSON":      2,
+	}
+)
+
+func (x OpenDataFormat) Enum() *OpenDataFormat {
+	p := new(OpenDataFormat)
+	*p = x
+	return p
+}
+
+func (x OpenDataFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OpenDataFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_consulta_submission_v1_submission_proto_enumTypes[2].Descriptor()
+}
+
+func (OpenDataFormat) Type() protoreflect.EnumType {
+	return &file_consulta_submission_v1_submission_proto_enumTypes[2]
+}
+
+func (x OpenDataFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OpenDataFormat.Descriptor instead.
+func (OpenDataFormat) EnumDescriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{2}
+}
+
 // Respondent is who answers: an organisation or an individual.
 type Respondent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -36,9 +202,13 @@ type Respondent struct {
 	OrganisationName string `protobuf:"bytes,4,opt,name=organisation_name,json=organisationName,proto3" json:"organisation_name,omitempty"`
 	// Contact address. Personal data: kept only by the submission service and
 	// never put in an event.
-	ContactEmail  string `protobuf:"bytes,5,opt,name=contact_email,json=contactEmail,proto3" json:"contact_email,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ContactEmail string `protobuf:"bytes,5,opt,name=contact_email,json=contactEmail,proto3" json:"contact_email,omitempty"`
+	// Name of an individual respondent. Personal data, like contact_email.
+	PersonName string `protobuf:"bytes,6,opt,name=person_name,json=personName,proto3" json:"person_name,omitempty"`
+	// Number in the EU Transparency Register, for example "123456789012-34".
+	TransparencyRegisterId string `protobuf:"bytes,7,opt,name=transparency_register_id,json=transparencyRegisterId,proto3" json:"transparency_register_id,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Respondent) Reset() {
@@ -106,6 +276,135 @@ func (x *Respondent) GetContactEmail() string {
 	return ""
 }
 
+func (x *Respondent) GetPersonName() string {
+	if x != nil {
+		return x.PersonName
+	}
+	return ""
+}
+
+func (x *Respondent) GetTransparencyRegisterId() string {
+	if x != nil {
+		return x.TransparencyRegisterId
+	}
+	return ""
+}
+
+// Receipt proves that a version of a submission was accepted, and where it
+// stands in its consultation's chain of receipts.
+type Receipt struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ReceiptId      string                 `protobuf:"bytes,1,opt,name=receipt_id,json=receiptId,proto3" json:"receipt_id,omitempty"`
+	ConsultationId string                 `protobuf:"bytes,2,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
+	SubmissionId   string                 `protobuf:"bytes,3,opt,name=submission_id,json=submissionId,proto3" json:"submission_id,omitempty"`
+	Version        int64                  `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// Hex SHA-256 of the canonical content of that version.
+	ContentDigest string `protobuf:"bytes,5,opt,name=content_digest,json=contentDigest,proto3" json:"content_digest,omitempty"`
+	// Hex chain digest of the receipt before it in the consultation (64
+	// zeros for the first).
+	PreviousDigest string `protobuf:"bytes,6,opt,name=previous_digest,json=previousDigest,proto3" json:"previous_digest,omitempty"`
+	// Hex SHA-256 over the position, the previous digest and the content digest.
+	ChainDigest string `protobuf:"bytes,7,opt,name=chain_digest,json=chainDigest,proto3" json:"chain_digest,omitempty"`
+	// Position in the consultation's chain, from 1.
+	Sequence      int64                  `protobuf:"varint,8,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	IssueTime     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=issue_time,json=issueTime,proto3" json:"issue_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Receipt) Reset() {
+	*x = Receipt{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Receipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Receipt) ProtoMessage() {}
+
+func (x *Receipt) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
+func (*Receipt) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Receipt) GetReceiptId() string {
+	if x != nil {
+		return x.ReceiptId
+	}
+	return ""
+}
+
+func (x *Receipt) GetConsultationId() string {
+	if x != nil {
+		return x.ConsultationId
+	}
+	return ""
+}
+
+func (x *Receipt) GetSubmissionId() string {
+	if x != nil {
+		return x.SubmissionId
+	}
+	return ""
+}
+
+func (x *Receipt) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Receipt) GetContentDigest() string {
+	if x != nil {
+		return x.ContentDigest
+	}
+	return ""
+}
+
+func (x *Receipt) GetPreviousDigest() string {
+	if x != nil {
+		return x.PreviousDigest
+	}
+	return ""
+}
+
+func (x *Receipt) GetChainDigest() string {
+	if x != nil {
+		return x.ChainDigest
+	}
+	return ""
+}
+
+func (x *Receipt) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *Receipt) GetIssueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssueTime
+	}
+	return nil
+}
+
 // Answer is the answer to one question.
 type Answer struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -124,7 +423,7 @@ type Answer struct {
 
 func (x *Answer) Reset() {
 	*x = Answer{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[1]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -136,7 +435,7 @@ func (x *Answer) String() string {
 func (*Answer) ProtoMessage() {}
 
 func (x *Answer) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[1]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -149,7 +448,7 @@ func (x *Answer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Answer.ProtoReflect.Descriptor instead.
 func (*Answer) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{1}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Answer) GetQuestionId() string {
@@ -237,7 +536,7 @@ type Answer_Ranking struct {
 }
 
 type Answer_File struct {
-	// Answer to a file question: an uploaded document.
+	// Answer to a file question: a document uploaded with UploadDocument.
 	File *FileRef `protobuf:"bytes,6,opt,name=file,proto3,oneof"`
 }
 
@@ -261,7 +560,7 @@ type Ranking struct {
 
 func (x *Ranking) Reset() {
 	*x = Ranking{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[2]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -273,7 +572,7 @@ func (x *Ranking) String() string {
 func (*Ranking) ProtoMessage() {}
 
 func (x *Ranking) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[2]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -286,7 +585,7 @@ func (x *Ranking) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ranking.ProtoReflect.Descriptor instead.
 func (*Ranking) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{2}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Ranking) GetOptionIds() []string {
@@ -306,7 +605,7 @@ type FileRef struct {
 
 func (x *FileRef) Reset() {
 	*x = FileRef{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[3]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +617,7 @@ func (x *FileRef) String() string {
 func (*FileRef) ProtoMessage() {}
 
 func (x *FileRef) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[3]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +630,7 @@ func (x *FileRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileRef.ProtoReflect.Descriptor instead.
 func (*FileRef) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{3}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FileRef) GetBlobId() string {
@@ -351,7 +650,7 @@ type Choice struct {
 
 func (x *Choice) Reset() {
 	*x = Choice{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[4]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +662,7 @@ func (x *Choice) String() string {
 func (*Choice) ProtoMessage() {}
 
 func (x *Choice) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[4]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +675,7 @@ func (x *Choice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Choice.ProtoReflect.Descriptor instead.
 func (*Choice) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{4}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Choice) GetOptionIds() []string {
@@ -393,17 +692,23 @@ type Submission struct {
 	ConsultationId string                 `protobuf:"bytes,2,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
 	Respondent     *Respondent            `protobuf:"bytes,3,opt,name=respondent,proto3" json:"respondent,omitempty"`
 	// BCP 47 tag of the language the answers are written in.
-	Language      string                 `protobuf:"bytes,4,opt,name=language,proto3" json:"language,omitempty"`
-	Answers       []*Answer              `protobuf:"bytes,5,rep,name=answers,proto3" json:"answers,omitempty"`
-	Version       int64                  `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Language    string                 `protobuf:"bytes,4,opt,name=language,proto3" json:"language,omitempty"`
+	Answers     []*Answer              `protobuf:"bytes,5,rep,name=answers,proto3" json:"answers,omitempty"`
+	Version     int64                  `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Publication v1.Publication         `protobuf:"varint,8,opt,name=publication,proto3,enum=consulta.consultation.v1.Publication" json:"publication,omitempty"`
+	Status      SubmissionStatus       `protobuf:"varint,9,opt,name=status,proto3,enum=consulta.submission.v1.SubmissionStatus" json:"status,omitempty"`
+	// The receipt of this version.
+	Receipt        *Receipt               `protobuf:"bytes,10,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	LanguageSource LanguageSource         `protobuf:"varint,12,opt,name=language_source,json=languageSource,proto3,enum=consulta.submission.v1.LanguageSource" json:"language_source,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Submission) Reset() {
 	*x = Submission{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[5]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +720,7 @@ func (x *Submission) String() string {
 func (*Submission) ProtoMessage() {}
 
 func (x *Submission) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[5]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +733,7 @@ func (x *Submission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Submission.ProtoReflect.Descriptor instead.
 func (*Submission) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{5}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Submission) GetId() string {
@@ -480,21 +785,61 @@ func (x *Submission) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Submission) GetPublication() v1.Publication {
+	if x != nil {
+		return x.Publication
+	}
+	return v1.Publication(0)
+}
+
+func (x *Submission) GetStatus() SubmissionStatus {
+	if x != nil {
+		return x.Status
+	}
+	return SubmissionStatus_SUBMISSION_STATUS_UNSPECIFIED
+}
+
+func (x *Submission) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+func (x *Submission) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Submission) GetLanguageSource() LanguageSource {
+	if x != nil {
+		return x.LanguageSource
+	}
+	return LanguageSource_LANGUAGE_SOURCE_UNSPECIFIED
+}
+
 type CreateSubmissionRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	ConsultationId string                 `protobuf:"bytes,1,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
 	Respondent     *Respondent            `protobuf:"bytes,2,opt,name=respondent,proto3" json:"respondent,omitempty"`
 	// BCP 47 tag of the language of the answers; one of the consultation's
 	// languages. Empty means the consultation's first language.
-	Language      string    `protobuf:"bytes,3,opt,name=language,proto3" json:"language,omitempty"`
-	Answers       []*Answer `protobuf:"bytes,4,rep,name=answers,proto3" json:"answers,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Language string    `protobuf:"bytes,3,opt,name=language,proto3" json:"language,omitempty"`
+	Answers  []*Answer `protobuf:"bytes,4,rep,name=answers,proto3" json:"answers,omitempty"`
+	// How the answer is published; unspecified means the consultation's default.
+	Publication v1.Publication `protobuf:"varint,5,opt,name=publication,proto3,enum=consulta.consultation.v1.Publication" json:"publication,omitempty"`
+	// Makes a retried request return the first submission instead of a
+	// second one. Reusing a key with a different request is refused.
+	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateSubmissionRequest) Reset() {
 	*x = CreateSubmissionRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[6]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +851,7 @@ func (x *CreateSubmissionRequest) String() string {
 func (*CreateSubmissionRequest) ProtoMessage() {}
 
 func (x *CreateSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[6]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +864,7 @@ func (x *CreateSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{6}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateSubmissionRequest) GetConsultationId() string {
@@ -550,16 +895,36 @@ func (x *CreateSubmissionRequest) GetAnswers() []*Answer {
 	return nil
 }
 
+func (x *CreateSubmissionRequest) GetPublication() v1.Publication {
+	if x != nil {
+		return x.Publication
+	}
+	return v1.Publication(0)
+}
+
+func (x *CreateSubmissionRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
 type CreateSubmissionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Submission    *Submission            `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Submission *Submission            `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	// The secret that lets its holder edit or withdraw the submission until
+	// the deadline. Shown once: only its hash is stored.
+	EditSecret string `protobuf:"bytes,2,opt,name=edit_secret,json=editSecret,proto3" json:"edit_secret,omitempty"`
+	// True when the consultation asks for email confirmation: the submission
+	// counts once the link sent to the contact address is followed.
+	ConfirmationRequired bool `protobuf:"varint,3,opt,name=confirmation_required,json=confirmationRequired,proto3" json:"confirmation_required,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *CreateSubmissionResponse) Reset() {
 	*x = CreateSubmissionResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +936,7 @@ func (x *CreateSubmissionResponse) String() string {
 func (*CreateSubmissionResponse) ProtoMessage() {}
 
 func (x *CreateSubmissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +949,7 @@ func (x *CreateSubmissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubmissionResponse.ProtoReflect.Descriptor instead.
 func (*CreateSubmissionResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{7}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateSubmissionResponse) GetSubmission() *Submission {
@@ -592,6 +957,20 @@ func (x *CreateSubmissionResponse) GetSubmission() *Submission {
 		return x.Submission
 	}
 	return nil
+}
+
+func (x *CreateSubmissionResponse) GetEditSecret() string {
+	if x != nil {
+		return x.EditSecret
+	}
+	return ""
+}
+
+func (x *CreateSubmissionResponse) GetConfirmationRequired() bool {
+	if x != nil {
+		return x.ConfirmationRequired
+	}
+	return false
 }
 
 type GetSubmissionRequest struct {
@@ -603,7 +982,7 @@ type GetSubmissionRequest struct {
 
 func (x *GetSubmissionRequest) Reset() {
 	*x = GetSubmissionRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[8]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +994,7 @@ func (x *GetSubmissionRequest) String() string {
 func (*GetSubmissionRequest) ProtoMessage() {}
 
 func (x *GetSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[8]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +1007,7 @@ func (x *GetSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*GetSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{8}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetSubmissionRequest) GetId() string {
@@ -647,7 +1026,7 @@ type GetSubmissionResponse struct {
 
 func (x *GetSubmissionResponse) Reset() {
 	*x = GetSubmissionResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[9]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +1038,7 @@ func (x *GetSubmissionResponse) String() string {
 func (*GetSubmissionResponse) ProtoMessage() {}
 
 func (x *GetSubmissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[9]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +1051,7 @@ func (x *GetSubmissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubmissionResponse.ProtoReflect.Descriptor instead.
 func (*GetSubmissionResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{9}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetSubmissionResponse) GetSubmission() *Submission {
@@ -682,11 +1061,1182 @@ func (x *GetSubmissionResponse) GetSubmission() *Submission {
 	return nil
 }
 
+type UpdateSubmissionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The version the caller last saw; required.
+	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The secret returned at creation; not needed by the logged-in author.
+	EditSecret    string         `protobuf:"bytes,3,opt,name=edit_secret,json=editSecret,proto3" json:"edit_secret,omitempty"`
+	Respondent    *Respondent    `protobuf:"bytes,4,opt,name=respondent,proto3" json:"respondent,omitempty"`
+	Language      string         `protobuf:"bytes,5,opt,name=language,proto3" json:"language,omitempty"`
+	Answers       []*Answer      `protobuf:"bytes,6,rep,name=answers,proto3" json:"answers,omitempty"`
+	Publication   v1.Publication `protobuf:"varint,7,opt,name=publication,proto3,enum=consulta.consultation.v1.Publication" json:"publication,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSubmissionRequest) Reset() {
+	*x = UpdateSubmissionRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSubmissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSubmissionRequest) ProtoMessage() {}
+
+func (x *UpdateSubmissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSubmissionRequest.ProtoReflect.Descriptor instead.
+func (*UpdateSubmissionRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateSubmissionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateSubmissionRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *UpdateSubmissionRequest) GetEditSecret() string {
+	if x != nil {
+		return x.EditSecret
+	}
+	return ""
+}
+
+func (x *UpdateSubmissionRequest) GetRespondent() *Respondent {
+	if x != nil {
+		return x.Respondent
+	}
+	return nil
+}
+
+func (x *UpdateSubmissionRequest) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *UpdateSubmissionRequest) GetAnswers() []*Answer {
+	if x != nil {
+		return x.Answers
+	}
+	return nil
+}
+
+func (x *UpdateSubmissionRequest) GetPublication() v1.Publication {
+	if x != nil {
+		return x.Publication
+	}
+	return v1.Publication(0)
+}
+
+type UpdateSubmissionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Submission    *Submission            `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSubmissionResponse) Reset() {
+	*x = UpdateSubmissionResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSubmissionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSubmissionResponse) ProtoMessage() {}
+
+func (x *UpdateSubmissionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSubmissionResponse.ProtoReflect.Descriptor instead.
+func (*UpdateSubmissionResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UpdateSubmissionResponse) GetSubmission() *Submission {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
+}
+
+type WithdrawSubmissionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	EditSecret    string                 `protobuf:"bytes,2,opt,name=edit_secret,json=editSecret,proto3" json:"edit_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawSubmissionRequest) Reset() {
+	*x = WithdrawSubmissionRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawSubmissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawSubmissionRequest) ProtoMessage() {}
+
+func (x *WithdrawSubmissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawSubmissionRequest.ProtoReflect.Descriptor instead.
+func (*WithdrawSubmissionRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WithdrawSubmissionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WithdrawSubmissionRequest) GetEditSecret() string {
+	if x != nil {
+		return x.EditSecret
+	}
+	return ""
+}
+
+type WithdrawSubmissionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Submission    *Submission            `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawSubmissionResponse) Reset() {
+	*x = WithdrawSubmissionResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawSubmissionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawSubmissionResponse) ProtoMessage() {}
+
+func (x *WithdrawSubmissionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawSubmissionResponse.ProtoReflect.Descriptor instead.
+func (*WithdrawSubmissionResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *WithdrawSubmissionResponse) GetSubmission() *Submission {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
+}
+
+type ConfirmSubmissionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token of the emailed link.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmSubmissionRequest) Reset() {
+	*x = ConfirmSubmissionRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmSubmissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmSubmissionRequest) ProtoMessage() {}
+
+func (x *ConfirmSubmissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmSubmissionRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmSubmissionRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ConfirmSubmissionRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type ConfirmSubmissionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Submission    *Submission            `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmSubmissionResponse) Reset() {
+	*x = ConfirmSubmissionResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmSubmissionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmSubmissionResponse) ProtoMessage() {}
+
+func (x *ConfirmSubmissionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmSubmissionResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmSubmissionResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ConfirmSubmissionResponse) GetSubmission() *Submission {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
+}
+
+type ListSubmissionsRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ConsultationId  string                 `protobuf:"bytes,1,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
+	StakeholderType string                 `protobuf:"bytes,2,opt,name=stakeholder_type,json=stakeholderType,proto3" json:"stakeholder_type,omitempty"`
+	Country         string                 `protobuf:"bytes,3,opt,name=country,proto3" json:"country,omitempty"`
+	// "EU", "LAC" or "OTHER".
+	Region   string `protobuf:"bytes,4,opt,name=region,proto3" json:"region,omitempty"`
+	Language string `protobuf:"bytes,5,opt,name=language,proto3" json:"language,omitempty"`
+	// Submissions received at or after this time.
+	SubmittedAfter *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=submitted_after,json=submittedAfter,proto3" json:"submitted_after,omitempty"`
+	// Submissions received before this time.
+	SubmittedBefore *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=submitted_before,json=submittedBefore,proto3" json:"submitted_before,omitempty"`
+	PageSize        int32                  `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken       string                 `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListSubmissionsRequest) Reset() {
+	*x = ListSubmissionsRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubmissionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubmissionsRequest) ProtoMessage() {}
+
+func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubmissionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSubmissionsRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListSubmissionsRequest) GetConsultationId() string {
+	if x != nil {
+		return x.ConsultationId
+	}
+	return ""
+}
+
+func (x *ListSubmissionsRequest) GetStakeholderType() string {
+	if x != nil {
+		return x.StakeholderType
+	}
+	return ""
+}
+
+func (x *ListSubmissionsRequest) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *ListSubmissionsRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *ListSubmissionsRequest) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *ListSubmissionsRequest) GetSubmittedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubmittedAfter
+	}
+	return nil
+}
+
+func (x *ListSubmissionsRequest) GetSubmittedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubmittedBefore
+	}
+	return nil
+}
+
+func (x *ListSubmissionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSubmissionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSubmissionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Submissions   []*Submission          `protobuf:"bytes,1,rep,name=submissions,proto3" json:"submissions,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubmissionsResponse) Reset() {
+	*x = ListSubmissionsResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubmissionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubmissionsResponse) ProtoMessage() {}
+
+func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubmissionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSubmissionsResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListSubmissionsResponse) GetSubmissions() []*Submission {
+	if x != nil {
+		return x.Submissions
+	}
+	return nil
+}
+
+func (x *ListSubmissionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type VerifyReceiptRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ReceiptId string                 `protobuf:"bytes,1,opt,name=receipt_id,json=receiptId,proto3" json:"receipt_id,omitempty"`
+	// The content digest the holder was given; checked when present.
+	ContentDigest string `protobuf:"bytes,2,opt,name=content_digest,json=contentDigest,proto3" json:"content_digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyReceiptRequest) Reset() {
+	*x = VerifyReceiptRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyReceiptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyReceiptRequest) ProtoMessage() {}
+
+func (x *VerifyReceiptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyReceiptRequest.ProtoReflect.Descriptor instead.
+func (*VerifyReceiptRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *VerifyReceiptRequest) GetReceiptId() string {
+	if x != nil {
+		return x.ReceiptId
+	}
+	return ""
+}
+
+func (x *VerifyReceiptRequest) GetContentDigest() string {
+	if x != nil {
+		return x.ContentDigest
+	}
+	return ""
+}
+
+type VerifyReceiptResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when the receipt is in its chain, the chain around it is intact,
+	// and the content digest matches.
+	Valid bool `protobuf:"varint,1,opt,name=valid,proto3" json:"valid,omitempty"`
+	// Why not, when not valid.
+	Reason        string   `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Receipt       *Receipt `protobuf:"bytes,3,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyReceiptResponse) Reset() {
+	*x = VerifyReceiptResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyReceiptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyReceiptResponse) ProtoMessage() {}
+
+func (x *VerifyReceiptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyReceiptResponse.ProtoReflect.Descriptor instead.
+func (*VerifyReceiptResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *VerifyReceiptResponse) GetValid() bool {
+	if x != nil {
+		return x.Valid
+	}
+	return false
+}
+
+func (x *VerifyReceiptResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *VerifyReceiptResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type UploadDocumentRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConsultationId string                 `protobuf:"bytes,1,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
+	// The document: PDF, ODT or DOCX, recognised by its content.
+	Content       []byte `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadDocumentRequest) Reset() {
+	*x = UploadDocumentRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadDocumentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadDocumentRequest) ProtoMessage() {}
+
+func (x *UploadDocumentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadDocumentRequest.ProtoReflect.Descriptor instead.
+func (*UploadDocumentRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UploadDocumentRequest) GetConsultationId() string {
+	if x != nil {
+		return x.ConsultationId
+	}
+	return ""
+}
+
+func (x *UploadDocumentRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+type UploadDocumentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          *FileRef               `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	MediaType     string                 `protobuf:"bytes,2,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
+	SizeBytes     int64                  `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadDocumentResponse) Reset() {
+	*x = UploadDocumentResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadDocumentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadDocumentResponse) ProtoMessage() {}
+
+func (x *UploadDocumentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadDocumentResponse.ProtoReflect.Descriptor instead.
+func (*UploadDocumentResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UploadDocumentResponse) GetFile() *FileRef {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+func (x *UploadDocumentResponse) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
+func (x *UploadDocumentResponse) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+type ExportPersonalDataRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportPersonalDataRequest) Reset() {
+	*x = ExportPersonalDataRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportPersonalDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportPersonalDataRequest) ProtoMessage() {}
+
+func (x *ExportPersonalDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportPersonalDataRequest.ProtoReflect.Descriptor instead.
+func (*ExportPersonalDataRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ExportPersonalDataRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+type ExportPersonalDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Email string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// Every submission with this contact address, each with all its versions.
+	Submissions []*PersonalDataSubmission `protobuf:"bytes,2,rep,name=submissions,proto3" json:"submissions,omitempty"`
+	// Erasures already carried out for this address.
+	Erasures      []*Erasure `protobuf:"bytes,3,rep,name=erasures,proto3" json:"erasures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportPersonalDataResponse) Reset() {
+	*x = ExportPersonalDataResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportPersonalDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportPersonalDataResponse) ProtoMessage() {}
+
+func (x *ExportPersonalDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportPersonalDataResponse.ProtoReflect.Descriptor instead.
+func (*ExportPersonalDataResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ExportPersonalDataResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *ExportPersonalDataResponse) GetSubmissions() []*PersonalDataSubmission {
+	if x != nil {
+		return x.Submissions
+	}
+	return nil
+}
+
+func (x *ExportPersonalDataResponse) GetErasures() []*Erasure {
+	if x != nil {
+		return x.Erasures
+	}
+	return nil
+}
+
+// PersonalDataSubmission is one submission in a personal-data export.
+type PersonalDataSubmission struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	SubmissionId   string                 `protobuf:"bytes,1,opt,name=submission_id,json=submissionId,proto3" json:"submission_id,omitempty"`
+	ConsultationId string                 `protobuf:"bytes,2,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
+	Status         SubmissionStatus       `protobuf:"varint,3,opt,name=status,proto3,enum=consulta.submission.v1.SubmissionStatus" json:"status,omitempty"`
+	Versions       []*Submission          `protobuf:"bytes,4,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PersonalDataSubmission) Reset() {
+	*x = PersonalDataSubmission{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersonalDataSubmission) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersonalDataSubmission) ProtoMessage() {}
+
+func (x *PersonalDataSubmission) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersonalDataSubmission.ProtoReflect.Descriptor instead.
+func (*PersonalDataSubmission) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PersonalDataSubmission) GetSubmissionId() string {
+	if x != nil {
+		return x.SubmissionId
+	}
+	return ""
+}
+
+func (x *PersonalDataSubmission) GetConsultationId() string {
+	if x != nil {
+		return x.ConsultationId
+	}
+	return ""
+}
+
+func (x *PersonalDataSubmission) GetStatus() SubmissionStatus {
+	if x != nil {
+		return x.Status
+	}
+	return SubmissionStatus_SUBMISSION_STATUS_UNSPECIFIED
+}
+
+func (x *PersonalDataSubmission) GetVersions() []*Submission {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+type ErasePersonalDataRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Email string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// Why, for the audit record (for example the request's reference).
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErasePersonalDataRequest) Reset() {
+	*x = ErasePersonalDataRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErasePersonalDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErasePersonalDataRequest) ProtoMessage() {}
+
+func (x *ErasePersonalDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErasePersonalDataRequest.ProtoReflect.Descriptor instead.
+func (*ErasePersonalDataRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ErasePersonalDataRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *ErasePersonalDataRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ErasePersonalDataResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Erasure       *Erasure               `protobuf:"bytes,1,opt,name=erasure,proto3" json:"erasure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErasePersonalDataResponse) Reset() {
+	*x = ErasePersonalDataResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErasePersonalDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErasePersonalDataResponse) ProtoMessage() {}
+
+func (x *ErasePersonalDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErasePersonalDataResponse.ProtoReflect.Descriptor instead.
+func (*ErasePersonalDataResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ErasePersonalDataResponse) GetErasure() *Erasure {
+	if x != nil {
+		return x.Erasure
+	}
+	return nil
+}
+
+// Erasure is the audit record of an erasure.
+type Erasure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Hex SHA-256 of the lower-cased address.
+	EmailSha256   string                 `protobuf:"bytes,2,opt,name=email_sha256,json=emailSha256,proto3" json:"email_sha256,omitempty"`
+	RequestedBy   string                 `protobuf:"bytes,3,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	SubmissionIds []string               `protobuf:"bytes,5,rep,name=submission_ids,json=submissionIds,proto3" json:"submission_ids,omitempty"`
+	EraseTime     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=erase_time,json=eraseTime,proto3" json:"erase_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Erasure) Reset() {
+	*x = Erasure{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Erasure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Erasure) ProtoMessage() {}
+
+func (x *Erasure) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
+func (*Erasure) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *Erasure) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Erasure) GetEmailSha256() string {
+	if x != nil {
+		return x.EmailSha256
+	}
+	return ""
+}
+
+func (x *Erasure) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *Erasure) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Erasure) GetSubmissionIds() []string {
+	if x != nil {
+		return x.SubmissionIds
+	}
+	return nil
+}
+
+func (x *Erasure) GetEraseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EraseTime
+	}
+	return nil
+}
+
+type ExportOpenDataRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConsultationId string                 `protobuf:"bytes,1,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
+	Format         OpenDataFormat         `protobuf:"varint,2,opt,name=format,proto3,enum=consulta.submission.v1.OpenDataFormat" json:"format,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ExportOpenDataRequest) Reset() {
+	*x = ExportOpenDataRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportOpenDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportOpenDataRequest) ProtoMessage() {}
+
+func (x *ExportOpenDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportOpenDataRequest.ProtoReflect.Descriptor instead.
+func (*ExportOpenDataRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ExportOpenDataRequest) GetConsultationId() string {
+	if x != nil {
+		return x.ConsultationId
+	}
+	return ""
+}
+
+func (x *ExportOpenDataRequest) GetFormat() OpenDataFormat {
+	if x != nil {
+		return x.Format
+	}
+	return OpenDataFormat_OPEN_DATA_FORMAT_UNSPECIFIED
+}
+
+// ExportOpenDataResponse is one chunk of the export; concatenated, the
+// chunks are the file.
+type ExportOpenDataResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chunk         []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportOpenDataResponse) Reset() {
+	*x = ExportOpenDataResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportOpenDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportOpenDataResponse) ProtoMessage() {}
+
+func (x *ExportOpenDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportOpenDataResponse.ProtoReflect.Descriptor instead.
+func (*ExportOpenDataResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ExportOpenDataResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
 var File_consulta_submission_v1_submission_proto protoreflect.FileDescriptor
 
 const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"\n" +
-	"'consulta/submission/v1/submission.proto\x12\x16consulta.submission.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x02\n" +
+	"'consulta/submission/v1/submission.proto\x12\x16consulta.submission.v1\x1a\x1bbuf/validate/validate.proto\x1a+consulta/consultation/v1/consultation.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x03\n" +
 	"\n" +
 	"Respondent\x12E\n" +
 	"\x10stakeholder_type\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^[a-z][a-z_]{1,39}$R\x0fstakeholderType\x12+\n" +
@@ -694,7 +2244,22 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"^[A-Z]{2}$R\acountry\x12\x16\n" +
 	"\x06region\x18\x03 \x01(\tR\x06region\x125\n" +
 	"\x11organisation_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\x10organisationName\x12L\n" +
-	"\rcontact_email\x18\x05 \x01(\tB'\xbaH$r\"\x18\xfe\x012\x1d^([^@\\s]+@[^@\\s]+\\.[^@\\s]+)?$R\fcontactEmail\"\xce\x02\n" +
+	"\rcontact_email\x18\x05 \x01(\tB'\xbaH$r\"\x18\xfe\x012\x1d^([^@\\s]+@[^@\\s]+\\.[^@\\s]+)?$R\fcontactEmail\x12)\n" +
+	"\vperson_name\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
+	"personName\x12\\\n" +
+	"\x18transparency_register_id\x18\a \x01(\tB\"\xbaH\x1fr\x1d\x18\x142\x19^([0-9]{9,12}-[0-9]{2})?$R\x16transparencyRegisterId\"\xda\x02\n" +
+	"\aReceipt\x12\x1d\n" +
+	"\n" +
+	"receipt_id\x18\x01 \x01(\tR\treceiptId\x12'\n" +
+	"\x0fconsultation_id\x18\x02 \x01(\tR\x0econsultationId\x12#\n" +
+	"\rsubmission_id\x18\x03 \x01(\tR\fsubmissionId\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x03R\aversion\x12%\n" +
+	"\x0econtent_digest\x18\x05 \x01(\tR\rcontentDigest\x12'\n" +
+	"\x0fprevious_digest\x18\x06 \x01(\tR\x0epreviousDigest\x12!\n" +
+	"\fchain_digest\x18\a \x01(\tR\vchainDigest\x12\x1a\n" +
+	"\bsequence\x18\b \x01(\x03R\bsequence\x129\n" +
+	"\n" +
+	"issue_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tissueTime\"\xce\x02\n" +
 	"\x06Answer\x12B\n" +
 	"\vquestion_id\x18\x01 \x01(\tB!\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\n" +
 	"questionId\x12\x1f\n" +
@@ -712,7 +2277,7 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x06blobId\"S\n" +
 	"\x06Choice\x12I\n" +
 	"\n" +
-	"option_ids\x18\x01 \x03(\tB*\xbaH'\x92\x01$\x10d\x18\x01\"\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\toptionIds\"\xb6\x02\n" +
+	"option_ids\x18\x01 \x03(\tB*\xbaH'\x92\x01$\x10d\x18\x01\"\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\toptionIds\"\x8a\x05\n" +
 	"\n" +
 	"Submission\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
@@ -724,27 +2289,157 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"\aanswers\x18\x05 \x03(\v2\x1e.consulta.submission.v1.AnswerR\aanswers\x12\x18\n" +
 	"\aversion\x18\x06 \x01(\x03R\aversion\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xac\x02\n" +
+	"createTime\x12G\n" +
+	"\vpublication\x18\b \x01(\x0e2%.consulta.consultation.v1.PublicationR\vpublication\x12@\n" +
+	"\x06status\x18\t \x01(\x0e2(.consulta.submission.v1.SubmissionStatusR\x06status\x129\n" +
+	"\areceipt\x18\n" +
+	" \x01(\v2\x1f.consulta.submission.v1.ReceiptR\areceipt\x12;\n" +
+	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12O\n" +
+	"\x0flanguage_source\x18\f \x01(\x0e2&.consulta.submission.v1.LanguageSourceR\x0elanguageSource\"\xb2\x03\n" +
 	"\x17CreateSubmissionRequest\x121\n" +
 	"\x0fconsultation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econsultationId\x12J\n" +
 	"\n" +
 	"respondent\x18\x02 \x01(\v2\".consulta.submission.v1.RespondentB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"respondent\x12M\n" +
 	"\blanguage\x18\x03 \x01(\tB1\xbaH.\xd8\x01\x01r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\blanguage\x12C\n" +
-	"\aanswers\x18\x04 \x03(\v2\x1e.consulta.submission.v1.AnswerB\t\xbaH\x06\x92\x01\x03\x10\xac\x02R\aanswers\"^\n" +
+	"\aanswers\x18\x04 \x03(\v2\x1e.consulta.submission.v1.AnswerB\t\xbaH\x06\x92\x01\x03\x10\xac\x02R\aanswers\x12Q\n" +
+	"\vpublication\x18\x05 \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\vpublication\x121\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0eidempotencyKey\"\xb4\x01\n" +
 	"\x18CreateSubmissionResponse\x12B\n" +
 	"\n" +
 	"submission\x18\x01 \x01(\v2\".consulta.submission.v1.SubmissionR\n" +
-	"submission\"0\n" +
+	"submission\x12\x1f\n" +
+	"\vedit_secret\x18\x02 \x01(\tR\n" +
+	"editSecret\x123\n" +
+	"\x15confirmation_required\x18\x03 \x01(\bR\x14confirmationRequired\"0\n" +
 	"\x14GetSubmissionRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"[\n" +
 	"\x15GetSubmissionResponse\x12B\n" +
 	"\n" +
 	"submission\x18\x01 \x01(\v2\".consulta.submission.v1.SubmissionR\n" +
-	"submission2\xf8\x01\n" +
+	"submission\"\xb3\x03\n" +
+	"\x17UpdateSubmissionRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x01R\aversion\x12(\n" +
+	"\vedit_secret\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18dR\n" +
+	"editSecret\x12J\n" +
+	"\n" +
+	"respondent\x18\x04 \x01(\v2\".consulta.submission.v1.RespondentB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"respondent\x12M\n" +
+	"\blanguage\x18\x05 \x01(\tB1\xbaH.\xd8\x01\x01r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\blanguage\x12C\n" +
+	"\aanswers\x18\x06 \x03(\v2\x1e.consulta.submission.v1.AnswerB\t\xbaH\x06\x92\x01\x03\x10\xac\x02R\aanswers\x12Q\n" +
+	"\vpublication\x18\a \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\vpublication\"^\n" +
+	"\x18UpdateSubmissionResponse\x12B\n" +
+	"\n" +
+	"submission\x18\x01 \x01(\v2\".consulta.submission.v1.SubmissionR\n" +
+	"submission\"_\n" +
+	"\x19WithdrawSubmissionRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12(\n" +
+	"\vedit_secret\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\n" +
+	"editSecret\"`\n" +
+	"\x1aWithdrawSubmissionResponse\x12B\n" +
+	"\n" +
+	"submission\x18\x01 \x01(\v2\".consulta.submission.v1.SubmissionR\n" +
+	"submission\"<\n" +
+	"\x18ConfirmSubmissionRequest\x12 \n" +
+	"\x05token\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x05token\"_\n" +
+	"\x19ConfirmSubmissionResponse\x12B\n" +
+	"\n" +
+	"submission\x18\x01 \x01(\v2\".consulta.submission.v1.SubmissionR\n" +
+	"submission\"\xf9\x03\n" +
+	"\x16ListSubmissionsRequest\x121\n" +
+	"\x0fconsultation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econsultationId\x12H\n" +
+	"\x10stakeholder_type\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x182\x16^([a-z][a-z_]{1,39})?$R\x0fstakeholderType\x12.\n" +
+	"\acountry\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\acountry\x12/\n" +
+	"\x06region\x18\x04 \x01(\tB\x17\xbaH\x14r\x12R\x00R\x02EUR\x03LACR\x05OTHERR\x06region\x12#\n" +
+	"\blanguage\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18#R\blanguage\x12C\n" +
+	"\x0fsubmitted_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0esubmittedAfter\x12E\n" +
+	"\x10submitted_before\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0fsubmittedBefore\x12'\n" +
+	"\tpage_size\x18\b \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\tpageToken\"\x87\x01\n" +
+	"\x17ListSubmissionsResponse\x12D\n" +
+	"\vsubmissions\x18\x01 \x03(\v2\".consulta.submission.v1.SubmissionR\vsubmissions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x80\x01\n" +
+	"\x14VerifyReceiptRequest\x12'\n" +
+	"\n" +
+	"receipt_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\treceiptId\x12?\n" +
+	"\x0econtent_digest\x18\x02 \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{64})?$R\rcontentDigest\"\x80\x01\n" +
+	"\x15VerifyReceiptResponse\x12\x14\n" +
+	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x129\n" +
+	"\areceipt\x18\x03 \x01(\v2\x1f.consulta.submission.v1.ReceiptR\areceipt\"r\n" +
+	"\x15UploadDocumentRequest\x121\n" +
+	"\x0fconsultation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econsultationId\x12&\n" +
+	"\acontent\x18\x02 \x01(\fB\f\xbaH\tz\a\x10\x01\x18\x80\x80\xc0\fR\acontent\"\x8b\x01\n" +
+	"\x16UploadDocumentResponse\x123\n" +
+	"\x04file\x18\x01 \x01(\v2\x1f.consulta.submission.v1.FileRefR\x04file\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\x02 \x01(\tR\tmediaType\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\"Y\n" +
+	"\x19ExportPersonalDataRequest\x12<\n" +
+	"\x05email\x18\x01 \x01(\tB&\xbaH#r!\x10\x03\x18\xfe\x012\x1a^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$R\x05email\"\xc1\x01\n" +
+	"\x1aExportPersonalDataResponse\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12P\n" +
+	"\vsubmissions\x18\x02 \x03(\v2..consulta.submission.v1.PersonalDataSubmissionR\vsubmissions\x12;\n" +
+	"\berasures\x18\x03 \x03(\v2\x1f.consulta.submission.v1.ErasureR\berasures\"\xe8\x01\n" +
+	"\x16PersonalDataSubmission\x12#\n" +
+	"\rsubmission_id\x18\x01 \x01(\tR\fsubmissionId\x12'\n" +
+	"\x0fconsultation_id\x18\x02 \x01(\tR\x0econsultationId\x12@\n" +
+	"\x06status\x18\x03 \x01(\x0e2(.consulta.submission.v1.SubmissionStatusR\x06status\x12>\n" +
+	"\bversions\x18\x04 \x03(\v2\".consulta.submission.v1.SubmissionR\bversions\"|\n" +
+	"\x18ErasePersonalDataRequest\x12<\n" +
+	"\x05email\x18\x01 \x01(\tB&\xbaH#r!\x10\x03\x18\xfe\x012\x1a^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$R\x05email\x12\"\n" +
+	"\x06reason\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x06reason\"V\n" +
+	"\x19ErasePersonalDataResponse\x129\n" +
+	"\aerasure\x18\x01 \x01(\v2\x1f.consulta.submission.v1.ErasureR\aerasure\"\xd9\x01\n" +
+	"\aErasure\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\femail_sha256\x18\x02 \x01(\tR\vemailSha256\x12!\n" +
+	"\frequested_by\x18\x03 \x01(\tR\vrequestedBy\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12%\n" +
+	"\x0esubmission_ids\x18\x05 \x03(\tR\rsubmissionIds\x129\n" +
+	"\n" +
+	"erase_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\"\x96\x01\n" +
+	"\x15ExportOpenDataRequest\x121\n" +
+	"\x0fconsultation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econsultationId\x12J\n" +
+	"\x06format\x18\x02 \x01(\x0e2&.consulta.submission.v1.OpenDataFormatB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06format\".\n" +
+	"\x16ExportOpenDataResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk*\xbf\x01\n" +
+	"\x10SubmissionStatus\x12!\n" +
+	"\x1dSUBMISSION_STATUS_UNSPECIFIED\x10\x00\x12*\n" +
+	"&SUBMISSION_STATUS_PENDING_CONFIRMATION\x10\x01\x12\x1c\n" +
+	"\x18SUBMISSION_STATUS_ACTIVE\x10\x02\x12\x1f\n" +
+	"\x1bSUBMISSION_STATUS_WITHDRAWN\x10\x03\x12\x1d\n" +
+	"\x19SUBMISSION_STATUS_EXPIRED\x10\x04*\x8a\x01\n" +
+	"\x0eLanguageSource\x12\x1f\n" +
+	"\x1bLANGUAGE_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18LANGUAGE_SOURCE_DECLARED\x10\x01\x12\x1c\n" +
+	"\x18LANGUAGE_SOURCE_DETECTED\x10\x02\x12\x1b\n" +
+	"\x17LANGUAGE_SOURCE_DEFAULT\x10\x03*i\n" +
+	"\x0eOpenDataFormat\x12 \n" +
+	"\x1cOPEN_DATA_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14OPEN_DATA_FORMAT_CSV\x10\x01\x12\x1b\n" +
+	"\x17OPEN_DATA_FORMAT_NDJSON\x10\x022\xa3\n" +
+	"\n" +
 	"\x11SubmissionService\x12u\n" +
 	"\x10CreateSubmission\x12/.consulta.submission.v1.CreateSubmissionRequest\x1a0.consulta.submission.v1.CreateSubmissionResponse\x12l\n" +
-	"\rGetSubmission\x12,.consulta.submission.v1.GetSubmissionRequest\x1a-.consulta.submission.v1.GetSubmissionResponseBSZQgithub.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1;submissionv1b\x06proto3"
+	"\rGetSubmission\x12,.consulta.submission.v1.GetSubmissionRequest\x1a-.consulta.submission.v1.GetSubmissionResponse\x12u\n" +
+	"\x10UpdateSubmission\x12/.consulta.submission.v1.UpdateSubmissionRequest\x1a0.consulta.submission.v1.UpdateSubmissionResponse\x12{\n" +
+	"\x12WithdrawSubmission\x121.consulta.submission.v1.WithdrawSubmissionRequest\x1a2.consulta.submission.v1.WithdrawSubmissionResponse\x12x\n" +
+	"\x11ConfirmSubmission\x120.consulta.submission.v1.ConfirmSubmissionRequest\x1a1.consulta.submission.v1.ConfirmSubmissionResponse\x12r\n" +
+	"\x0fListSubmissions\x12..consulta.submission.v1.ListSubmissionsRequest\x1a/.consulta.submission.v1.ListSubmissionsResponse\x12l\n" +
+	"\rVerifyReceipt\x12,.consulta.submission.v1.VerifyReceiptRequest\x1a-.consulta.submission.v1.VerifyReceiptResponse\x12o\n" +
+	"\x0eUploadDocument\x12-.consulta.submission.v1.UploadDocumentRequest\x1a..consulta.submission.v1.UploadDocumentResponse\x12{\n" +
+	"\x12ExportPersonalData\x121.consulta.submission.v1.ExportPersonalDataRequest\x1a2.consulta.submission.v1.ExportPersonalDataResponse\x12x\n" +
+	"\x11ErasePersonalData\x120.consulta.submission.v1.ErasePersonalDataRequest\x1a1.consulta.submission.v1.ErasePersonalDataResponse\x12q\n" +
+	"\x0eExportOpenData\x12-.consulta.submission.v1.ExportOpenDataRequest\x1a..consulta.submission.v1.ExportOpenDataResponse0\x01BSZQgithub.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1;submissionv1b\x06proto3"
 
 var (
 	file_consulta_submission_v1_submission_proto_rawDescOnce sync.Once
@@ -758,40 +2453,109 @@ func file_consulta_submission_v1_submission_proto_rawDescGZIP() []byte {
 	return file_consulta_submission_v1_submission_proto_rawDescData
 }
 
-var file_consulta_submission_v1_submission_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_consulta_submission_v1_submission_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_consulta_submission_v1_submission_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_consulta_submission_v1_submission_proto_goTypes = []any{
-	(*Respondent)(nil),               // 0: consulta.submission.v1.Respondent
-	(*Answer)(nil),                   // 1: consulta.submission.v1.Answer
-	(*Ranking)(nil),                  // 2: consulta.submission.v1.Ranking
-	(*FileRef)(nil),                  // 3: consulta.submission.v1.FileRef
-	(*Choice)(nil),                   // 4: consulta.submission.v1.Choice
-	(*Submission)(nil),               // 5: consulta.submission.v1.Submission
-	(*CreateSubmissionRequest)(nil),  // 6: consulta.submission.v1.CreateSubmissionRequest
-	(*CreateSubmissionResponse)(nil), // 7: consulta.submission.v1.CreateSubmissionResponse
-	(*GetSubmissionRequest)(nil),     // 8: consulta.submission.v1.GetSubmissionRequest
-	(*GetSubmissionResponse)(nil),    // 9: consulta.submission.v1.GetSubmissionResponse
-	(*timestamppb.Timestamp)(nil),    // 10: google.protobuf.Timestamp
+	(SubmissionStatus)(0),              // 0: consulta.submission.v1.SubmissionStatus
+	(LanguageSource)(0),                // 1: consulta.submission.v1.LanguageSource
+	(OpenDataFormat)(0),                // 2: consulta.submission.v1.OpenDataFormat
+	(*Respondent)(nil),                 // 3: consulta.submission.v1.Respondent
+	(*Receipt)(nil),                    // 4: consulta.submission.v1.Receipt
+	(*Answer)(nil),                     // 5: consulta.submission.v1.Answer
+	(*Ranking)(nil),                    // 6: consulta.submission.v1.Ranking
+	(*FileRef)(nil),                    // 7: consulta.submission.v1.FileRef
+	(*Choice)(nil),                     // 8: consulta.submission.v1.Choice
+	(*Submission)(nil),                 // 9: consulta.submission.v1.Submission
+	(*CreateSubmissionRequest)(nil),    // 10: consulta.submission.v1.CreateSubmissionRequest
+	(*CreateSubmissionResponse)(nil),   // 11: consulta.submission.v1.CreateSubmissionResponse
+	(*GetSubmissionRequest)(nil),       // 12: consulta.submission.v1.GetSubmissionRequest
+	(*GetSubmissionResponse)(nil),      // 13: consulta.submission.v1.GetSubmissionResponse
+	(*UpdateSubmissionRequest)(nil),    // 14: consulta.submission.v1.UpdateSubmissionRequest
+	(*UpdateSubmissionResponse)(nil),   // 15: consulta.submission.v1.UpdateSubmissionResponse
+	(*WithdrawSubmissionRequest)(nil),  // 16: consulta.submission.v1.WithdrawSubmissionRequest
+	(*WithdrawSubmissionResponse)(nil), // 17: consulta.submission.v1.WithdrawSubmissionResponse
+	(*ConfirmSubmissionRequest)(nil),   // 18: consulta.submission.v1.ConfirmSubmissionRequest
+	(*ConfirmSubmissionResponse)(nil),  // 19: consulta.submission.v1.ConfirmSubmissionResponse
+	(*ListSubmissionsRequest)(nil),     // 20: consulta.submission.v1.ListSubmissionsRequest
+	(*ListSubmissionsResponse)(nil),    // 21: consulta.submission.v1.ListSubmissionsResponse
+	(*VerifyReceiptRequest)(nil),       // 22: consulta.submission.v1.VerifyReceiptRequest
+	(*VerifyReceiptResponse)(nil),      // 23: consulta.submission.v1.VerifyReceiptResponse
+	(*UploadDocumentRequest)(nil),      // 24: consulta.submission.v1.UploadDocumentRequest
+	(*UploadDocumentResponse)(nil),     // 25: consulta.submission.v1.UploadDocumentResponse
+	(*ExportPersonalDataRequest)(nil),  // 26: consulta.submission.v1.ExportPersonalDataRequest
+	(*ExportPersonalDataResponse)(nil), // 27: consulta.submission.v1.ExportPersonalDataResponse
+	(*PersonalDataSubmission)(nil),     // 28: consulta.submission.v1.PersonalDataSubmission
+	(*ErasePersonalDataRequest)(nil),   // 29: consulta.submission.v1.ErasePersonalDataRequest
+	(*ErasePersonalDataResponse)(nil),  // 30: consulta.submission.v1.ErasePersonalDataResponse
+	(*Erasure)(nil),                    // 31: consulta.submission.v1.Erasure
+	(*ExportOpenDataRequest)(nil),      // 32: consulta.submission.v1.ExportOpenDataRequest
+	(*ExportOpenDataResponse)(nil),     // 33: consulta.submission.v1.ExportOpenDataResponse
+	(*timestamppb.Timestamp)(nil),      // 34: google.protobuf.Timestamp
+	(v1.Publication)(0),                // 35: consulta.consultation.v1.Publication
 }
 var file_consulta_submission_v1_submission_proto_depIdxs = []int32{
-	4,  // 0: consulta.submission.v1.Answer.choice:type_name -> consulta.submission.v1.Choice
-	2,  // 1: consulta.submission.v1.Answer.ranking:type_name -> consulta.submission.v1.Ranking
-	3,  // 2: consulta.submission.v1.Answer.file:type_name -> consulta.submission.v1.FileRef
-	0,  // 3: consulta.submission.v1.Submission.respondent:type_name -> consulta.submission.v1.Respondent
-	1,  // 4: consulta.submission.v1.Submission.answers:type_name -> consulta.submission.v1.Answer
-	10, // 5: consulta.submission.v1.Submission.create_time:type_name -> google.protobuf.Timestamp
-	0,  // 6: consulta.submission.v1.CreateSubmissionRequest.respondent:type_name -> consulta.submission.v1.Respondent
-	1,  // 7: consulta.submission.v1.CreateSubmissionRequest.answers:type_name -> consulta.submission.v1.Answer
-	5,  // 8: consulta.submission.v1.CreateSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
-	5,  // 9: consulta.submission.v1.GetSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
-	6,  // 10: consulta.submission.v1.SubmissionService.CreateSubmission:input_type -> consulta.submission.v1.CreateSubmissionRequest
-	8,  // 11: consulta.submission.v1.SubmissionService.GetSubmission:input_type -> consulta.submission.v1.GetSubmissionRequest
-	7,  // 12: consulta.submission.v1.SubmissionService.CreateSubmission:output_type -> consulta.submission.v1.CreateSubmissionResponse
-	9,  // 13: consulta.submission.v1.SubmissionService.GetSubmission:output_type -> consulta.submission.v1.GetSubmissionResponse
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	34, // 0: consulta.submission.v1.Receipt.issue_time:type_name -> google.protobuf.Timestamp
+	8,  // 1: consulta.submission.v1.Answer.choice:type_name -> consulta.submission.v1.Choice
+	6,  // 2: consulta.submission.v1.Answer.ranking:type_name -> consulta.submission.v1.Ranking
+	7,  // 3: consulta.submission.v1.Answer.file:type_name -> consulta.submission.v1.FileRef
+	3,  // 4: consulta.submission.v1.Submission.respondent:type_name -> consulta.submission.v1.Respondent
+	5,  // 5: consulta.submission.v1.Submission.answers:type_name -> consulta.submission.v1.Answer
+	34, // 6: consulta.submission.v1.Submission.create_time:type_name -> google.protobuf.Timestamp
+	35, // 7: consulta.submission.v1.Submission.publication:type_name -> consulta.consultation.v1.Publication
+	0,  // 8: consulta.submission.v1.Submission.status:type_name -> consulta.submission.v1.SubmissionStatus
+	4,  // 9: consulta.submission.v1.Submission.receipt:type_name -> consulta.submission.v1.Receipt
+	34, // 10: consulta.submission.v1.Submission.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: consulta.submission.v1.Submission.language_source:type_name -> consulta.submission.v1.LanguageSource
+	3,  // 12: consulta.submission.v1.CreateSubmissionRequest.respondent:type_name -> consulta.submission.v1.Respondent
+	5,  // 13: consulta.submission.v1.CreateSubmissionRequest.answers:type_name -> consulta.submission.v1.Answer
+	35, // 14: consulta.submission.v1.CreateSubmissionRequest.publication:type_name -> consulta.consultation.v1.Publication
+	9,  // 15: consulta.submission.v1.CreateSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	9,  // 16: consulta.submission.v1.GetSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	3,  // 17: consulta.submission.v1.UpdateSubmissionRequest.respondent:type_name -> consulta.submission.v1.Respondent
+	5,  // 18: consulta.submission.v1.UpdateSubmissionRequest.answers:type_name -> consulta.submission.v1.Answer
+	35, // 19: consulta.submission.v1.UpdateSubmissionRequest.publication:type_name -> consulta.consultation.v1.Publication
+	9,  // 20: consulta.submission.v1.UpdateSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	9,  // 21: consulta.submission.v1.WithdrawSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	9,  // 22: consulta.submission.v1.ConfirmSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	34, // 23: consulta.submission.v1.ListSubmissionsRequest.submitted_after:type_name -> google.protobuf.Timestamp
+	34, // 24: consulta.submission.v1.ListSubmissionsRequest.submitted_before:type_name -> google.protobuf.Timestamp
+	9,  // 25: consulta.submission.v1.ListSubmissionsResponse.submissions:type_name -> consulta.submission.v1.Submission
+	4,  // 26: consulta.submission.v1.VerifyReceiptResponse.receipt:type_name -> consulta.submission.v1.Receipt
+	7,  // 27: consulta.submission.v1.UploadDocumentResponse.file:type_name -> consulta.submission.v1.FileRef
+	28, // 28: consulta.submission.v1.ExportPersonalDataResponse.submissions:type_name -> consulta.submission.v1.PersonalDataSubmission
+	31, // 29: consulta.submission.v1.ExportPersonalDataResponse.erasures:type_name -> consulta.submission.v1.Erasure
+	0,  // 30: consulta.submission.v1.PersonalDataSubmission.status:type_name -> consulta.submission.v1.SubmissionStatus
+	9,  // 31: consulta.submission.v1.PersonalDataSubmission.versions:type_name -> consulta.submission.v1.Submission
+	31, // 32: consulta.submission.v1.ErasePersonalDataResponse.erasure:type_name -> consulta.submission.v1.Erasure
+	34, // 33: consulta.submission.v1.Erasure.erase_time:type_name -> google.protobuf.Timestamp
+	2,  // 34: consulta.submission.v1.ExportOpenDataRequest.format:type_name -> consulta.submission.v1.OpenDataFormat
+	10, // 35: consulta.submission.v1.SubmissionService.CreateSubmission:input_type -> consulta.submission.v1.CreateSubmissionRequest
+	12, // 36: consulta.submission.v1.SubmissionService.GetSubmission:input_type -> consulta.submission.v1.GetSubmissionRequest
+	14, // 37: consulta.submission.v1.SubmissionService.UpdateSubmission:input_type -> consulta.submission.v1.UpdateSubmissionRequest
+	16, // 38: consulta.submission.v1.SubmissionService.WithdrawSubmission:input_type -> consulta.submission.v1.WithdrawSubmissionRequest
+	18, // 39: consulta.submission.v1.SubmissionService.ConfirmSubmission:input_type -> consulta.submission.v1.ConfirmSubmissionRequest
+	20, // 40: consulta.submission.v1.SubmissionService.ListSubmissions:input_type -> consulta.submission.v1.ListSubmissionsRequest
+	22, // 41: consulta.submission.v1.SubmissionService.VerifyReceipt:input_type -> consulta.submission.v1.VerifyReceiptRequest
+	24, // 42: consulta.submission.v1.SubmissionService.UploadDocument:input_type -> consulta.submission.v1.UploadDocumentRequest
+	26, // 43: consulta.submission.v1.SubmissionService.ExportPersonalData:input_type -> consulta.submission.v1.ExportPersonalDataRequest
+	29, // 44: consulta.submission.v1.SubmissionService.ErasePersonalData:input_type -> consulta.submission.v1.ErasePersonalDataRequest
+	32, // 45: consulta.submission.v1.SubmissionService.ExportOpenData:input_type -> consulta.submission.v1.ExportOpenDataRequest
+	11, // 46: consulta.submission.v1.SubmissionService.CreateSubmission:output_type -> consulta.submission.v1.CreateSubmissionResponse
+	13, // 47: consulta.submission.v1.SubmissionService.GetSubmission:output_type -> consulta.submission.v1.GetSubmissionResponse
+	15, // 48: consulta.submission.v1.SubmissionService.UpdateSubmission:output_type -> consulta.submission.v1.UpdateSubmissionResponse
+	17, // 49: consulta.submission.v1.SubmissionService.WithdrawSubmission:output_type -> consulta.submission.v1.WithdrawSubmissionResponse
+	19, // 50: consulta.submission.v1.SubmissionService.ConfirmSubmission:output_type -> consulta.submission.v1.ConfirmSubmissionResponse
+	21, // 51: consulta.submission.v1.SubmissionService.ListSubmissions:output_type -> consulta.submission.v1.ListSubmissionsResponse
+	23, // 52: consulta.submission.v1.SubmissionService.VerifyReceipt:output_type -> consulta.submission.v1.VerifyReceiptResponse
+	25, // 53: consulta.submission.v1.SubmissionService.UploadDocument:output_type -> consulta.submission.v1.UploadDocumentResponse
+	27, // 54: consulta.submission.v1.SubmissionService.ExportPersonalData:output_type -> consulta.submission.v1.ExportPersonalDataResponse
+	30, // 55: consulta.submission.v1.SubmissionService.ErasePersonalData:output_type -> consulta.submission.v1.ErasePersonalDataResponse
+	33, // 56: consulta.submission.v1.SubmissionService.ExportOpenData:output_type -> consulta.submission.v1.ExportOpenDataResponse
+	46, // [46:57] is the sub-list for method output_type
+	35, // [35:46] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_consulta_submission_v1_submission_proto_init() }
@@ -799,7 +2563,7 @@ func file_consulta_submission_v1_submission_proto_init() {
 	if File_consulta_submission_v1_submission_proto != nil {
 		return
 	}
-	file_consulta_submission_v1_submission_proto_msgTypes[1].OneofWrappers = []any{
+	file_consulta_submission_v1_submission_proto_msgTypes[2].OneofWrappers = []any{
 		(*Answer_Text)(nil),
 		(*Answer_Choice)(nil),
 		(*Answer_Scale)(nil),
@@ -811,13 +2575,14 @@ func file_consulta_submission_v1_submission_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consulta_submission_v1_submission_proto_rawDesc), len(file_consulta_submission_v1_submission_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   10,
+			NumEnums:      3,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_consulta_submission_v1_submission_proto_goTypes,
 		DependencyIndexes: file_consulta_submission_v1_submission_proto_depIdxs,
+		EnumInfos:         file_consulta_submission_v1_submission_proto_enumTypes,
 		MessageInfos:      file_consulta_submission_v1_submission_proto_msgTypes,
 	}.Build()
 	File_consulta_submission_v1_submission_proto = out.File

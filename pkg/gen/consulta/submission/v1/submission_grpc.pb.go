@@ -19,8 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SubmissionService_CreateSubmission_FullMethodName = "/consulta.submission.v1.SubmissionService/CreateSubmission"
-	SubmissionService_GetSubmission_FullMethodName    = "/consulta.submission.v1.SubmissionService/GetSubmission"
+	SubmissionService_CreateSubmission_FullMethodName   = "/consulta.submission.v1.SubmissionService/CreateSubmission"
+	SubmissionService_GetSubmission_FullMethodName      = "/consulta.submission.v1.SubmissionService/GetSubmission"
+	SubmissionService_UpdateSubmission_FullMethodName   = "/consulta.submission.v1.SubmissionService/UpdateSubmission"
+	SubmissionService_WithdrawSubmission_FullMethodName = "/consulta.submission.v1.SubmissionService/WithdrawSubmission"
+	SubmissionService_ConfirmSubmission_FullMethodName  = "/consulta.submission.v1.SubmissionService/ConfirmSubmission"
+	SubmissionService_ListSubmissions_FullMethodName    = "/consulta.submission.v1.SubmissionService/ListSubmissions"
+	SubmissionService_VerifyReceipt_FullMethodName      = "/consulta.submission.v1.SubmissionService/VerifyReceipt"
+	SubmissionService_UploadDocument_FullMethodName     = "/consulta.submission.v1.SubmissionService/UploadDocument"
+	SubmissionService_ExportPersonalData_FullMethodName = "/consulta.submission.v1.SubmissionService/ExportPersonalData"
+	SubmissionService_ErasePersonalData_FullMethodName  = "/consulta.submission.v1.SubmissionService/ErasePersonalData"
+	SubmissionService_ExportOpenData_FullMethodName     = "/consulta.submission.v1.SubmissionService/ExportOpenData"
 )
 
 // SubmissionServiceClient is the client API for SubmissionService service.
@@ -31,8 +40,26 @@ const (
 type SubmissionServiceClient interface {
 	// CreateSubmission accepts answers to an open consultation.
 	CreateSubmission(ctx context.Context, in *CreateSubmissionRequest, opts ...grpc.CallOption) (*CreateSubmissionResponse, error)
-	// GetSubmission returns one submission.
+	// GetSubmission returns one submission, as much of it as the caller may see.
 	GetSubmission(ctx context.Context, in *GetSubmissionRequest, opts ...grpc.CallOption) (*GetSubmissionResponse, error)
+	// UpdateSubmission replaces a submission's answers until the deadline.
+	UpdateSubmission(ctx context.Context, in *UpdateSubmissionRequest, opts ...grpc.CallOption) (*UpdateSubmissionResponse, error)
+	// WithdrawSubmission withdraws a submission until the deadline.
+	WithdrawSubmission(ctx context.Context, in *WithdrawSubmissionRequest, opts ...grpc.CallOption) (*WithdrawSubmissionResponse, error)
+	// ConfirmSubmission confirms a submission through its emailed one-time link.
+	ConfirmSubmission(ctx context.Context, in *ConfirmSubmissionRequest, opts ...grpc.CallOption) (*ConfirmSubmissionResponse, error)
+	// ListSubmissions lists a consultation's submissions the caller may see.
+	ListSubmissions(ctx context.Context, in *ListSubmissionsRequest, opts ...grpc.CallOption) (*ListSubmissionsResponse, error)
+	// VerifyReceipt checks a receipt: anyone may ask.
+	VerifyReceipt(ctx context.Context, in *VerifyReceiptRequest, opts ...grpc.CallOption) (*VerifyReceiptResponse, error)
+	// UploadDocument stores a position paper to answer a file question with.
+	UploadDocument(ctx context.Context, in *UploadDocumentRequest, opts ...grpc.CallOption) (*UploadDocumentResponse, error)
+	// ExportPersonalData returns everything held about an email address.
+	ExportPersonalData(ctx context.Context, in *ExportPersonalDataRequest, opts ...grpc.CallOption) (*ExportPersonalDataResponse, error)
+	// ErasePersonalData erases everything held about an email address.
+	ErasePersonalData(ctx context.Context, in *ErasePersonalDataRequest, opts ...grpc.CallOption) (*ErasePersonalDataResponse, error)
+	// ExportOpenData streams a consultation's public submissions as CSV or NDJSON.
+	ExportOpenData(ctx context.Context, in *ExportOpenDataRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportOpenDataResponse], error)
 }
 
 type submissionServiceClient struct {
@@ -63,6 +90,105 @@ func (c *submissionServiceClient) GetSubmission(ctx context.Context, in *GetSubm
 	return out, nil
 }
 
+func (c *submissionServiceClient) UpdateSubmission(ctx context.Context, in *UpdateSubmissionRequest, opts ...grpc.CallOption) (*UpdateSubmissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateSubmissionResponse)
+	err := c.cc.Invoke(ctx, SubmissionService_UpdateSubmission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *submissionServiceClient) WithdrawSubmission(ctx context.Context, in *WithdrawSubmissionRequest, opts ...grpc.CallOption) (*WithdrawSubmissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WithdrawSubmissionResponse)
+	err := c.cc.Invoke(ctx, SubmissionService_WithdrawSubmission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *submissionServiceClient) ConfirmSubmission(ctx context.Context, in *ConfirmSubmissionRequest, opts ...grpc.CallOption) (*ConfirmSubmissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmSubmissionResponse)
+	err := c.cc.Invoke(ctx, SubmissionService_ConfirmSubmission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *submissionServiceClient) ListSubmissions(ctx context.Context, in *ListSubmissionsRequest, opts ...grpc.CallOption) (*ListSubmissionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSubmissionsResponse)
+	err := c.cc.Invoke(ctx, SubmissionService_ListSubmissions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *submissionServiceClient) VerifyReceipt(ctx context.Context, in *VerifyReceiptRequest, opts ...grpc.CallOption) (*VerifyReceiptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyReceiptResponse)
+	err := c.cc.Invoke(ctx, SubmissionService_VerifyReceipt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *submissionServiceClient) UploadDocument(ctx context.Context, in *UploadDocumentRequest, opts ...grpc.CallOption) (*UploadDocumentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UploadDocumentResponse)
+	err := c.cc.Invoke(ctx, SubmissionService_UploadDocument_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *submissionServiceClient) ExportPersonalData(ctx context.Context, in *ExportPersonalDataRequest, opts ...grpc.CallOption) (*ExportPersonalDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportPersonalDataResponse)
+	err := c.cc.Invoke(ctx, SubmissionService_ExportPersonalData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *submissionServiceClient) ErasePersonalData(ctx context.Context, in *ErasePersonalDataRequest, opts ...grpc.CallOption) (*ErasePersonalDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ErasePersonalDataResponse)
+	err := c.cc.Invoke(ctx, SubmissionService_ErasePersonalData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *submissionServiceClient) ExportOpenData(ctx context.Context, in *ExportOpenDataRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportOpenDataResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SubmissionService_ServiceDesc.Streams[0], SubmissionService_ExportOpenData_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportOpenDataRequest, ExportOpenDataResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SubmissionService_ExportOpenDataClient = grpc.ServerStreamingClient[ExportOpenDataResponse]
+
 // SubmissionServiceServer is the server API for SubmissionService service.
 // All implementations must embed UnimplementedSubmissionServiceServer
 // for forward compatibility.
@@ -71,8 +197,26 @@ func (c *submissionServiceClient) GetSubmission(ctx context.Context, in *GetSubm
 type SubmissionServiceServer interface {
 	// CreateSubmission accepts answers to an open consultation.
 	CreateSubmission(context.Context, *CreateSubmissionRequest) (*CreateSubmissionResponse, error)
-	// GetSubmission returns one submission.
+	// GetSubmission returns one submission, as much of it as the caller may see.
 	GetSubmission(context.Context, *GetSubmissionRequest) (*GetSubmissionResponse, error)
+	// UpdateSubmission replaces a submission's answers until the deadline.
+	UpdateSubmission(context.Context, *UpdateSubmissionRequest) (*UpdateSubmissionResponse, error)
+	// WithdrawSubmission withdraws a submission until the deadline.
+	WithdrawSubmission(context.Context, *WithdrawSubmissionRequest) (*WithdrawSubmissionResponse, error)
+	// ConfirmSubmission confirms a submission through its emailed one-time link.
+	ConfirmSubmission(context.Context, *ConfirmSubmissionRequest) (*ConfirmSubmissionResponse, error)
+	// ListSubmissions lists a consultation's submissions the caller may see.
+	ListSubmissions(context.Context, *ListSubmissionsRequest) (*ListSubmissionsResponse, error)
+	// VerifyReceipt checks a receipt: anyone may ask.
+	VerifyReceipt(context.Context, *VerifyReceiptRequest) (*VerifyReceiptResponse, error)
+	// UploadDocument stores a position paper to answer a file question with.
+	UploadDocument(context.Context, *UploadDocumentRequest) (*UploadDocumentResponse, error)
+	// ExportPersonalData returns everything held about an email address.
+	ExportPersonalData(context.Context, *ExportPersonalDataRequest) (*ExportPersonalDataResponse, error)
+	// ErasePersonalData erases everything held about an email address.
+	ErasePersonalData(context.Context, *ErasePersonalDataRequest) (*ErasePersonalDataResponse, error)
+	// ExportOpenData streams a consultation's public submissions as CSV or NDJSON.
+	ExportOpenData(*ExportOpenDataRequest, grpc.ServerStreamingServer[ExportOpenDataResponse]) error
 	mustEmbedUnimplementedSubmissionServiceServer()
 }
 
@@ -88,6 +232,33 @@ func (UnimplementedSubmissionServiceServer) CreateSubmission(context.Context, *C
 }
 func (UnimplementedSubmissionServiceServer) GetSubmission(context.Context, *GetSubmissionRequest) (*GetSubmissionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSubmission not implemented")
+}
+func (UnimplementedSubmissionServiceServer) UpdateSubmission(context.Context, *UpdateSubmissionRequest) (*UpdateSubmissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateSubmission not implemented")
+}
+func (UnimplementedSubmissionServiceServer) WithdrawSubmission(context.Context, *WithdrawSubmissionRequest) (*WithdrawSubmissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WithdrawSubmission not implemented")
+}
+func (UnimplementedSubmissionServiceServer) ConfirmSubmission(context.Context, *ConfirmSubmissionRequest) (*ConfirmSubmissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmSubmission not implemented")
+}
+func (UnimplementedSubmissionServiceServer) ListSubmissions(context.Context, *ListSubmissionsRequest) (*ListSubmissionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSubmissions not implemented")
+}
+func (UnimplementedSubmissionServiceServer) VerifyReceipt(context.Context, *VerifyReceiptRequest) (*VerifyReceiptResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyReceipt not implemented")
+}
+func (UnimplementedSubmissionServiceServer) UploadDocument(context.Context, *UploadDocumentRequest) (*UploadDocumentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UploadDocument not implemented")
+}
+func (UnimplementedSubmissionServiceServer) ExportPersonalData(context.Context, *ExportPersonalDataRequest) (*ExportPersonalDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportPersonalData not implemented")
+}
+func (UnimplementedSubmissionServiceServer) ErasePersonalData(context.Context, *ErasePersonalDataRequest) (*ErasePersonalDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ErasePersonalData not implemented")
+}
+func (UnimplementedSubmissionServiceServer) ExportOpenData(*ExportOpenDataRequest, grpc.ServerStreamingServer[ExportOpenDataResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportOpenData not implemented")
 }
 func (UnimplementedSubmissionServiceServer) mustEmbedUnimplementedSubmissionServiceServer() {}
 func (UnimplementedSubmissionServiceServer) testEmbeddedByValue()                           {}
@@ -146,6 +317,161 @@ func _SubmissionService_GetSubmission_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SubmissionService_UpdateSubmission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateSubmissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubmissionServiceServer).UpdateSubmission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubmissionService_UpdateSubmission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubmissionServiceServer).UpdateSubmission(ctx, req.(*UpdateSubmissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SubmissionService_WithdrawSubmission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WithdrawSubmissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubmissionServiceServer).WithdrawSubmission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubmissionService_WithdrawSubmission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubmissionServiceServer).WithdrawSubmission(ctx, req.(*WithdrawSubmissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SubmissionService_ConfirmSubmission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmSubmissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubmissionServiceServer).ConfirmSubmission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubmissionService_ConfirmSubmission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubmissionServiceServer).ConfirmSubmission(ctx, req.(*ConfirmSubmissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SubmissionService_ListSubmissions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSubmissionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubmissionServiceServer).ListSubmissions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubmissionService_ListSubmissions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubmissionServiceServer).ListSubmissions(ctx, req.(*ListSubmissionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SubmissionService_VerifyReceipt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyReceiptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubmissionServiceServer).VerifyReceipt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubmissionService_VerifyReceipt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubmissionServiceServer).VerifyReceipt(ctx, req.(*VerifyReceiptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SubmissionService_UploadDocument_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UploadDocumentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubmissionServiceServer).UploadDocument(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubmissionService_UploadDocument_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubmissionServiceServer).UploadDocument(ctx, req.(*UploadDocumentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SubmissionService_ExportPersonalData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportPersonalDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubmissionServiceServer).ExportPersonalData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubmissionService_ExportPersonalData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubmissionServiceServer).ExportPersonalData(ctx, req.(*ExportPersonalDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SubmissionService_ErasePersonalData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ErasePersonalDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubmissionServiceServer).ErasePersonalData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubmissionService_ErasePersonalData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubmissionServiceServer).ErasePersonalData(ctx, req.(*ErasePersonalDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SubmissionService_ExportOpenData_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportOpenDataRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SubmissionServiceServer).ExportOpenData(m, &grpc.GenericServerStream[ExportOpenDataRequest, ExportOpenDataResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SubmissionService_ExportOpenDataServer = grpc.ServerStreamingServer[ExportOpenDataResponse]
+
 // SubmissionService_ServiceDesc is the grpc.ServiceDesc for SubmissionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -161,7 +487,45 @@ var SubmissionService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetSubmission",
 			Handler:    _SubmissionService_GetSubmission_Handler,
 		},
+		{
+			MethodName: "UpdateSubmission",
+			Handler:    _SubmissionService_UpdateSubmission_Handler,
+		},
+		{
+			MethodName: "WithdrawSubmission",
+			Handler:    _SubmissionService_WithdrawSubmission_Handler,
+		},
+		{
+			MethodName: "ConfirmSubmission",
+			Handler:    _SubmissionService_ConfirmSubmission_Handler,
+		},
+		{
+			MethodName: "ListSubmissions",
+			Handler:    _SubmissionService_ListSubmissions_Handler,
+		},
+		{
+			MethodName: "VerifyReceipt",
+			Handler:    _SubmissionService_VerifyReceipt_Handler,
+		},
+		{
+			MethodName: "UploadDocument",
+			Handler:    _SubmissionService_UploadDocument_Handler,
+		},
+		{
+			MethodName: "ExportPersonalData",
+			Handler:    _SubmissionService_ExportPersonalData_Handler,
+		},
+		{
+			MethodName: "ErasePersonalData",
+			Handler:    _SubmissionService_ErasePersonalData_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportOpenData",
+			Handler:       _SubmissionService_ExportOpenData_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "consulta/submission/v1/submission.proto",
 }
