@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/platform"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
+	"github.com/consulta-platform/consulta/services/submission"
 )
 
 // env reads the environment once, recording what is malformed.
@@ -84,6 +86,19 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			Audience: e.str("CONSULTA_JWT_AUDIENCE", ""),
 		},
 		JobPollInterval: e.duration("CONSULTA_JOB_POLL_INTERVAL", time.Second),
+		PublicURL:       e.str("CONSULTA_PUBLIC_URL", ""),
+		BlobStoreURL:    e.str("CONSULTA_BLOB_STORE_URL", ""),
+		Mail: submission.MailConfig{
+			SMTPURL: e.str("CONSULTA_SMTP_URL", ""),
+			From:    e.str("CONSULTA_MAIL_FROM", ""),
+		},
+	}
+	if k := e.str("CONSULTA_SIGNING_KEY", ""); k != "" {
+		key, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(key) < 32 {
+			e.errs = append(e.errs, "CONSULTA_SIGNING_KEY: want at least 32 random bytes, base64-encoded (openssl rand -base64 32)")
+		}
+		cfg.SigningKey = key
 	}
 	if r := e.str("CONSULTA_STREAM_REPLICAS", "1"); r != "" {
 		n, err := strconv.Atoi(r)

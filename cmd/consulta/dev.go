@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/devenv"
 	"github.com/consulta-platform/consulta/pkg/platform"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
+	"github.com/consulta-platform/consulta/services/submission"
 )
 
 // runDev runs every service in one process on embedded defaults: an
@@ -41,6 +43,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	started := time.Now()
 
 	key, err := auth.LoadOrCreateDevKey(*keyPath)
+	if err != nil {
+		return err
+	}
+	// Next to the development key: the secret behind edit secrets and
+	// confirmation links, kept so that they survive a restart.
+	dataHome := filepath.Dir(*keyPath)
+	signingKey, err := loadOrCreateSecret(filepath.Join(dataHome, "dev-signing-secret"))
 	if err != nil {
 		return err
 	}
@@ -96,6 +105,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		TranslatorAPIKey: os.Getenv("CONSULTA_TRANSLATOR_API_KEY"),
 		Migrate:          true,
 		Logger:           log,
+		SigningKey:       signingKey,
+		PublicURL:        "http://" + *httpAddr,
+		BlobStoreURL:     "file://" + filepath.Join(dataHome, "blobs"),
+		// Without a mail server, confirmation links go to the log.
+		Mail: submission.MailConfig{SMTPURL: os.Getenv("CONSULTA_SMTP_URL"), LogOnly: os.Getenv("CONSULTA_SMTP_URL") == ""},
 	})
 	if err != nil {
 		return err
@@ -134,4 +148,23 @@ func metricsURL(addr string) string {
 		return "(disabled)"
 	}
 	return "http://" + addr + "/metrics"
+}
+
+// loadOrCreateSecret reads 32 random bytes from path, creating the file when
+// missing.
+func loadOrCreateSecret(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("secret dir: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return b, nil
 }

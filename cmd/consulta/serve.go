@@ -66,7 +66,13 @@ func checkServeConfig(cfg platform.Config) error {
 	if needs("consultation", "submission", "summary", "worker") && cfg.NATSURL == "" {
 		missing = append(missing, errors.New("NATS_URL is not set"))
 	}
-	if needs("worker") && cfg.RedisURL == "" {
+	if needs("submission") && len(cfg.SigningKey) == 0 {
+		missing = append(missing, errors.New("CONSULTA_SIGNING_KEY is not set (openssl rand -base64 32; the same on every replica)"))
+	}
+	if needs("submission") && cfg.PublicURL == "" {
+		missing = append(missing, errors.New("CONSULTA_PUBLIC_URL is not set (the base of the links in confirmation mail)"))
+	}
+	if needs("worker", "submission") && cfg.RedisURL == "" {
 		missing = append(missing, errors.New("REDIS_URL is not set"))
 	}
 	return errors.Join(missing...)

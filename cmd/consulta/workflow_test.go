@@ -32,6 +32,7 @@ func startPlatform(t *testing.T) (string, *auth.DevKey) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := platform.New(ctx, platform.Config{
+		SigningKey: []byte("a test signing key of at least 32 bytes"), DisableRateLimits: true,
 		Services:    platform.AllServices,
 		DatabaseURL: testenv.DatabaseURL(t), RedisURL: testenv.RedisURL(t), NATSURL: testenv.NATS(t),
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",

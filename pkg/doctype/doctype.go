@@ -142,6 +142,39 @@ func Sniff(r io.ReaderAt, size int64) (Type, error) {
 	if size == 0 {
 		return "", unsupported("an empty file")
 	}
+	s := &sniffer{r: &trackingReaderAt{r: r}, size: size}
+	t, err := s.sniff()
+	if err != nil && s.r.err != nil {
+		// Whatever the content looked like, reading it failed: say so rather
+		// than blame the content.
+		return "", fmt.Errorf("doctype: reading content: %w", s.r.err)
+	}
+	return t, err
+}
+
+// trackingReaderAt remembers the first error, other than io.EOF, of the
+// reader it wraps, so that Sniff can tell a failing reader from bad content
+// however archive/zip reports it.
+type trackingReaderAt struct {
+	r   io.ReaderAt
+	err error
+}
+
+func (t *trackingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := t.r.ReadAt(p, off)
+	if err != nil && !errors.Is(err, io.EOF) && t.err == nil {
+		t.err = err
+	}
+	return n, err
+}
+
+type sniffer struct {
+	r    *trackingReaderAt
+	size int64
+}
+
+func (s *sniffer) sniff() (Type, error) {
+	r, size := s.r, s.size
 	head, err := readAt(r, 0, min(size, headLen))
 	if err != nil {
 		return "", err
@@ -163,7 +196,7 @@ func readAt(r io.ReaderAt, off, n int64) ([]byte, error) {
 		return buf, nil
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("doctype: reading %d bytes at %d: got %d: %w", n, off, got, io.ErrUnexpectedEOF)
+		return nil, unsupported("content shorter than its stated size")
 	}
 	return nil, fmt.Errorf("doctype: reading %d bytes at %d: %w", n, off, err)
 }
@@ -197,10 +230,10 @@ const (
 func sniffZIP(r io.ReaderAt, size int64, head []byte) (Type, error) {
 	zr, err := zip.NewReader(io.NewSectionReader(r, 0, size), size)
 	if err != nil {
-		if isZIPError(err) {
-			return "", unsupported("a broken or truncated ZIP archive")
+		if errors.Is(err, zip.ErrInsecurePath) {
+			return "", unsupported("a ZIP archive with unsafe entry names")
 		}
-		return "", fmt.Errorf("doctype: reading ZIP archive: %w", err)
+		return "", unsupported("a broken or truncated ZIP archive")
 	}
 	if len(zr.File) == 0 {
 		return "", unsupported("an empty ZIP archive")
@@ -214,14 +247,6 @@ func sniffZIP(r io.ReaderAt, size int64, head []byte) (Type, error) {
 		return sniffODF(zr, head)
 	}
 	return sniffOOXML(zr)
-}
-
-// isZIPError tells whether err from archive/zip is about the content rather
-// than about reading it.
-func isZIPError(err error) bool {
-	return errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrAlgorithm) ||
-		errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrInsecurePath) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // odfKinds names the OpenDocument and related formats that use a mimetype
@@ -415,18 +440,14 @@ func readEntry(f *zip.File, limit int64) ([]byte, error) {
 	}
 	rc, err := f.Open()
 	if err != nil {
-		if isZIPError(err) {
-			return nil, unsupported("a ZIP archive whose %s cannot be read", f.Name)
-		}
-		return nil, fmt.Errorf("doctype: opening %s: %w", f.Name, err)
+		// An unknown compression method, mostly; a failing reader is
+		// reported by Sniff.
+		return nil, unsupported("a ZIP archive whose %s cannot be read", f.Name)
 	}
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
-		if isZIPError(err) || errors.Is(err, errFlate) {
-			return nil, unsupported("a ZIP archive whose %s is corrupt", f.Name)
-		}
-		return nil, fmt.Errorf("doctype: reading %s: %w", f.Name, err)
+		return nil, unsupported("a ZIP archive whose %s is corrupt", f.Name)
 	}
 	if int64(len(data)) > limit {
 		return nil, unsupported("a ZIP archive whose %s is too large", f.Name)

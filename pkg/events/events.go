@@ -30,6 +30,11 @@ const (
 	ConsultationClosed    = "consulta.consultation.closed"
 	ConsultationArchived  = "consulta.consultation.archived"
 	SubmissionReceived    = "consulta.submission.received"
+	SubmissionConfirmed   = "consulta.submission.confirmed"
+	SubmissionUpdated     = "consulta.submission.updated"
+	SubmissionWithdrawn   = "consulta.submission.withdrawn"
+	SubmissionExpired     = "consulta.submission.expired"
+	SubmissionErased      = "consulta.submission.erased"
 	SubmissionTranslated  = "consulta.submission.translated"
 	// ConsultationTranslated carries machine translations of a consultation's
 	// texts; the worker publishes it, not the consultation service.

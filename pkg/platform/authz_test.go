@@ -2,11 +2,14 @@ package platform_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -34,19 +37,19 @@ var callers = []string{secretariat, coleadHere, coleadThere, stakeholder, anonym
 // fixture is what one call needs to exist before it runs; each call gets
 // fresh ones, so that a call that changes state never spoils the next.
 type fixture struct {
-	dialogue, draft, open, closed, submission string
-	n                                         int
+	dialogue, draft, open, closed, submission, receipt string
+	n                                                  int
 }
 
 // expect gives the code each caller gets; callers not listed get OK.
 type expect map[string]codes.Code
 
 var (
-	managersOnly      = expect{coleadThere: codes.PermissionDenied, stakeholder: codes.PermissionDenied, anonymous: codes.Unauthenticated}
-	managersOfDrafts  = expect{coleadThere: codes.NotFound, stakeholder: codes.PermissionDenied, anonymous: codes.Unauthenticated}
-	secretariatOnly   = expect{coleadHere: codes.PermissionDenied, coleadThere: codes.PermissionDenied, stakeholder: codes.PermissionDenied, anonymous: codes.Unauthenticated}
-	everyone          = expect{}
-	readersOfSubmissn = expect{coleadThere: codes.NotFound, anonymous: codes.Unauthenticated}
+	managersOnly     = expect{coleadThere: codes.PermissionDenied, stakeholder: codes.PermissionDenied, anonymous: codes.Unauthenticated}
+	managersOfDrafts = expect{coleadThere: codes.NotFound, stakeholder: codes.PermissionDenied, anonymous: codes.Unauthenticated}
+	secretariatOnly  = expect{coleadHere: codes.PermissionDenied, coleadThere: codes.PermissionDenied, stakeholder: codes.PermissionDenied, anonymous: codes.Unauthenticated}
+	everyone         = expect{}
+	authorOnly       = expect{secretariat: codes.PermissionDenied, coleadHere: codes.PermissionDenied, coleadThere: codes.PermissionDenied, anonymous: codes.PermissionDenied}
 )
 
 // TestAuthorizationTable calls every RPC as every kind of caller and checks
@@ -128,7 +131,32 @@ func TestAuthorizationTable(t *testing.T) {
 			return `{"consultationId": "` + fx.open + `", "respondent": {"stakeholderType": "academia", "country": "BR"},
 				"answers": [{"questionId": "q1", "text": "Sí"}]}`
 		}, everyone}, // anyone may answer; a token only adds who answered
-		{"SubmissionService.GetSubmission", func(fx fixture) string { return `{"id": "` + fx.submission + `"}` }, readersOfSubmissn},
+		// The fixture's submission is public: everyone may read it (what each
+		// caller sees of it is tested in the submission tests).
+		{"SubmissionService.GetSubmission", func(fx fixture) string { return `{"id": "` + fx.submission + `"}` }, everyone},
+		{"SubmissionService.UpdateSubmission", func(fx fixture) string {
+			return `{"id": "` + fx.submission + `", "version": 1, "respondent": {"stakeholderType": "academia", "country": "ES"},
+				"answers": [{"questionId": "q1", "text": "No"}]}`
+		}, authorOnly},
+		{"SubmissionService.WithdrawSubmission", func(fx fixture) string { return `{"id": "` + fx.submission + `"}` }, authorOnly},
+		// Open to all; a forged token is bad input whoever sends it.
+		{"SubmissionService.ConfirmSubmission", func(fixture) string { return `{"token": "forged.AAAAAAAAAAA.AAAA"}` },
+			expect{secretariat: codes.InvalidArgument, coleadHere: codes.InvalidArgument, coleadThere: codes.InvalidArgument,
+				stakeholder: codes.InvalidArgument, anonymous: codes.InvalidArgument}},
+		{"SubmissionService.ListSubmissions", func(fx fixture) string { return `{"consultationId": "` + fx.open + `"}` }, everyone},
+		{"SubmissionService.VerifyReceipt", func(fx fixture) string { return `{"receiptId": "` + fx.receipt + `"}` }, everyone},
+		// Open to all; the fixture's consultation asks for no document.
+		{"SubmissionService.UploadDocument", func(fx fixture) string {
+			return `{"consultationId": "` + fx.open + `", "content": "JVBERi0xLjQK"}`
+		}, expect{secretariat: codes.FailedPrecondition, coleadHere: codes.FailedPrecondition, coleadThere: codes.FailedPrecondition,
+			stakeholder: codes.FailedPrecondition, anonymous: codes.FailedPrecondition}},
+		{"SubmissionService.ExportPersonalData", func(fixture) string { return `{"email": "ana@example.org"}` }, secretariatOnly},
+		{"SubmissionService.ErasePersonalData", func(fx fixture) string {
+			return fmt.Sprintf(`{"email": "person%d@example.org", "reason": "request %d"}`, fx.n, fx.n)
+		}, secretariatOnly},
+		{"SubmissionService.ExportOpenData", func(fx fixture) string {
+			return `{"consultationId": "` + fx.open + `", "format": "OPEN_DATA_FORMAT_CSV"}`
+		}, everyone},
 		{"SummaryService.GetSummary", func(fx fixture) string { return `{"consultationId": "` + fx.open + `"}` }, everyone},
 	}
 
@@ -210,10 +238,12 @@ func (h *harness) fixtures(t *testing.T, secretariat, stakeholder string, n int)
 	ss := submissionv1.NewSubmissionServiceClient(h.grpcConn)
 	eventually(t, 10*time.Second, "submission to a fresh consultation", func() error {
 		s, err := ss.CreateSubmission(h.grpcCtx(stakeholder), &submissionv1.CreateSubmissionRequest{
-			ConsultationId: fx.open, Respondent: &submissionv1.Respondent{StakeholderType: "academia", Country: "ES"},
+			ConsultationId: fx.open, Respondent: &submissionv1.Respondent{StakeholderType: "academia", Country: "ES",
+				ContactEmail: fmt.Sprintf("person%d@example.org", n)},
 			Answers: []*submissionv1.Answer{{QuestionId: "q1", Value: &submissionv1.Answer_Text{Text: "Sí"}}},
 		})
 		fx.submission = s.GetSubmission().GetId()
+		fx.receipt = s.GetSubmission().GetReceipt().GetReceiptId()
 		return err
 	})
 	return fx
@@ -241,5 +271,25 @@ func (h *harness) invoke(method, token, body string) error {
 	}
 	ctx, cancel := context.WithTimeout(h.grpcCtx(token), 10*time.Second)
 	defer cancel()
-	return h.grpcConn.Invoke(ctx, "/"+string(full)+"/"+name, req, out.New().Interface())
+	if !m.IsStreamingServer() {
+		return h.grpcConn.Invoke(ctx, "/"+string(full)+"/"+name, req, out.New().Interface())
+	}
+	stream, err := h.grpcConn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/"+string(full)+"/"+name)
+	if err != nil {
+		return err
+	}
+	if err := stream.SendMsg(req); err != nil {
+		return err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return err
+	}
+	for {
+		if err := stream.RecvMsg(out.New().Interface()); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }

@@ -33,7 +33,9 @@ func TestMicroservicesMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := platform.Config{
-		DatabaseURL: dbURL, NATSURL: natsURL, RedisURL: redisURL,
+		SigningKey:        testSigningKey,
+		DisableRateLimits: true,
+		DatabaseURL:       dbURL, NATSURL: natsURL, RedisURL: redisURL,
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Auth:           auth.VerifierConfig{JWKS: key.JWKS(), Issuer: auth.DevIssuer, Audience: auth.DevAudience},
 		JobQueuePrefix: testenv.UniqueName(t) + ":", JobPollInterval: 100 * time.Millisecond,
@@ -124,8 +126,15 @@ func TestEveryRPCHasAPolicy(t *testing.T) {
 		submissionv1.SubmissionService_ServiceDesc,
 		summaryv1.SummaryService_ServiceDesc,
 	} {
+		var names []string
 		for _, m := range sd.Methods {
-			full := "/" + sd.ServiceName + "/" + m.MethodName
+			names = append(names, m.MethodName)
+		}
+		for _, st := range sd.Streams {
+			names = append(names, st.StreamName)
+		}
+		for _, name := range names {
+			full := "/" + sd.ServiceName + "/" + name
 			if !policy.Lists(full) {
 				t.Errorf("%s has no policy", full)
 			}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -25,11 +26,14 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/blobstore"
 	"github.com/consulta-platform/consulta/pkg/dbmigrate"
 	"github.com/consulta-platform/consulta/pkg/events"
 	"github.com/consulta-platform/consulta/pkg/grpcserver"
 	"github.com/consulta-platform/consulta/pkg/jobs"
+	"github.com/consulta-platform/consulta/pkg/langdetect"
 	"github.com/consulta-platform/consulta/pkg/postgres"
+	"github.com/consulta-platform/consulta/pkg/ratelimit"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/consultation"
 	"github.com/consulta-platform/consulta/services/gateway"
@@ -97,6 +101,22 @@ type Config struct {
 	// Migrate applies pending migrations of the selected services at start.
 	Migrate bool
 
+	// SigningKey makes submissions' edit secrets and confirmation links (at
+	// least 32 bytes; the same on every replica).
+	SigningKey []byte
+	// PublicURL is the base of the links in mails.
+	PublicURL string
+	// BlobStoreURL says where position papers go: file:///dir or
+	// s3://bucket?endpoint=...; empty refuses uploads.
+	BlobStoreURL string
+	// DisableRateLimits turns the per-IP and per-email limits off (tests).
+	DisableRateLimits bool
+	// DisableLanguageDetection leaves undeclared languages to the
+	// consultation's first language.
+	DisableLanguageDetection bool
+	// Mail says how confirmation mail leaves.
+	Mail submission.MailConfig
+
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -121,6 +141,7 @@ type Platform struct {
 	httpLn  net.Listener
 	metrics *telemetry.MetricsServer
 	conns   []*grpc.ClientConn
+	closers []func() error
 
 	runners []runner
 }
@@ -234,8 +255,11 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 		policy = policy.Merge(consultation.Policy())
 	}
 	if p.cfg.runs(submission.Name) {
-		services = append(services, submission.New(submission.Deps{
-			Pool: p.pool, JetStream: js, Logger: p.log.With("service", submission.Name), Now: p.cfg.Now, Registerer: reg}))
+		svc, err := p.buildSubmission(ctx, js, reg)
+		if err != nil {
+			return err
+		}
+		services = append(services, svc)
 		names = append(names, submission.Name)
 		policy = policy.Merge(submission.Policy())
 	}
@@ -268,6 +292,44 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 		return fmt.Errorf("gRPC listen %s: %w", p.cfg.GRPCAddr, err)
 	}
 	return nil
+}
+
+// buildSubmission builds the submission service with its blob store, rate
+// limiter and language detector.
+func (p *Platform) buildSubmission(ctx context.Context, js jetstream.JetStream, reg *prometheus.Registry) (*submission.Service, error) {
+	d := submission.Deps{
+		Pool: p.pool, JetStream: js, Logger: p.log.With("service", submission.Name), Now: p.cfg.Now, Registerer: reg,
+		SigningKey: p.cfg.SigningKey, PublicURL: p.cfg.PublicURL, Mail: p.cfg.Mail,
+	}
+	if p.cfg.BlobStoreURL != "" {
+		blobs, err := blobstore.FromURL(ctx, p.cfg.BlobStoreURL)
+		if err != nil {
+			return nil, err
+		}
+		d.Blobs = blobs
+	}
+	if !p.cfg.DisableRateLimits {
+		lim, err := ratelimit.NewFromURL(p.cfg.RedisURL, p.cfg.JobQueuePrefix+"ratelimit:")
+		if err != nil {
+			return nil, fmt.Errorf("rate limits: %w", err)
+		}
+		p.closers = append(p.closers, lim.Close)
+		d.Limiter = rateLimiter{lim}
+	}
+	if !p.cfg.DisableLanguageDetection {
+		d.Detector = langdetect.New()
+	}
+	return submission.New(d)
+}
+
+// rateLimiter gives the submission service pkg/ratelimit.
+type rateLimiter struct{ lim *ratelimit.Limiter }
+
+func (r rateLimiter) Allow(ctx context.Context, l submission.Limit, key string) error {
+	if addr, err := netip.ParseAddr(key); err == nil {
+		key = ratelimit.IPKey(addr) // an IPv6 client gets one budget for its /64
+	}
+	return r.lim.Allow(ctx, ratelimit.Limit{Name: l.Name, Rate: l.Rate, Per: l.Per, Burst: l.Burst}, key)
 }
 
 func (p *Platform) buildGateway(ctx context.Context) error {
@@ -407,6 +469,10 @@ func (p *Platform) close() {
 		_ = c.Close()
 	}
 	p.conns = nil
+	for _, c := range p.closers {
+		_ = c()
+	}
+	p.closers = nil
 	if p.nc != nil && !p.nc.IsClosed() {
 		p.nc.Close()
 	}

@@ -51,18 +51,21 @@ func startPlatform(t *testing.T) *harness {
 	natsURL := testenv.NATS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := platform.New(ctx, platform.Config{
-		Services:        platform.AllServices,
-		DatabaseURL:     dbURL,
-		RedisURL:        jobsCfg.RedisURL,
-		NATSURL:         natsURL,
-		GRPCAddr:        "127.0.0.1:0",
-		HTTPAddr:        "127.0.0.1:0",
-		MetricsAddr:     "127.0.0.1:0",
-		Auth:            auth.VerifierConfig{JWKS: key.JWKS(), Issuer: auth.DevIssuer, Audience: auth.DevAudience},
-		JobQueuePrefix:  jobsCfg.QueuePrefix,
-		JobPollInterval: 100 * time.Millisecond,
-		Migrate:         true,
-		Logger:          log,
+		Services:          platform.AllServices,
+		DatabaseURL:       dbURL,
+		RedisURL:          jobsCfg.RedisURL,
+		NATSURL:           natsURL,
+		GRPCAddr:          "127.0.0.1:0",
+		HTTPAddr:          "127.0.0.1:0",
+		MetricsAddr:       "127.0.0.1:0",
+		Auth:              auth.VerifierConfig{JWKS: key.JWKS(), Issuer: auth.DevIssuer, Audience: auth.DevAudience},
+		JobQueuePrefix:    jobsCfg.QueuePrefix,
+		JobPollInterval:   100 * time.Millisecond,
+		Migrate:           true,
+		SigningKey:        testSigningKey,
+		DisableRateLimits: true,
+		BlobStoreURL:      "file://" + t.TempDir(),
+		Logger:            log,
 	})
 	if err != nil {
 		cancel()
@@ -224,3 +227,6 @@ func (h *harness) assignCoLeads(area string, countries ...string) {
 		h.t.Fatalf("assign co-leads of %s: %d %s", area, code, body)
 	}
 }
+
+// testSigningKey signs edit secrets and confirmation links in tests.
+var testSigningKey = []byte("a test signing key of at least 32 bytes")

@@ -38,19 +38,21 @@ func startPlatformWithTranslator(t *testing.T, translatorURL, apiKey string) *ha
 	natsURL := testenv.NATS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := platform.New(ctx, platform.Config{
-		Services:         platform.AllServices,
-		DatabaseURL:      dbURL,
-		RedisURL:         jobsCfg.RedisURL,
-		NATSURL:          natsURL,
-		GRPCAddr:         "127.0.0.1:0",
-		HTTPAddr:         "127.0.0.1:0",
-		Auth:             auth.VerifierConfig{JWKS: key.JWKS(), Issuer: auth.DevIssuer, Audience: auth.DevAudience},
-		JobQueuePrefix:   jobsCfg.QueuePrefix,
-		JobPollInterval:  100 * time.Millisecond,
-		TranslatorURL:    translatorURL,
-		TranslatorAPIKey: apiKey,
-		Migrate:          true,
-		Logger:           log,
+		SigningKey:        testSigningKey,
+		DisableRateLimits: true,
+		Services:          platform.AllServices,
+		DatabaseURL:       dbURL,
+		RedisURL:          jobsCfg.RedisURL,
+		NATSURL:           natsURL,
+		GRPCAddr:          "127.0.0.1:0",
+		HTTPAddr:          "127.0.0.1:0",
+		Auth:              auth.VerifierConfig{JWKS: key.JWKS(), Issuer: auth.DevIssuer, Audience: auth.DevAudience},
+		JobQueuePrefix:    jobsCfg.QueuePrefix,
+		JobPollInterval:   100 * time.Millisecond,
+		TranslatorURL:     translatorURL,
+		TranslatorAPIKey:  apiKey,
+		Migrate:           true,
+		Logger:            log,
 	})
 	if err != nil {
 		cancel()

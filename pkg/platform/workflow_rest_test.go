@@ -17,8 +17,12 @@ func TestCoLeadWorkflowOverREST(t *testing.T) {
 	h := startPlatform(t)
 	h.assignCoLeads("ai_hpc", "AR", "FR")
 	colead := h.token(auth.RoleColead, "AR", "colead-ar")
-	at := func(d time.Duration) string { return time.Now().Add(d).UTC().Truncate(time.Second).Format(time.RFC3339) }
-	es := func(s string) map[string]any { return map[string]any{"sourceLanguage": "es", "texts": map[string]string{"es": s}} }
+	at := func(d time.Duration) string {
+		return time.Now().Add(d).UTC().Truncate(time.Second).Format(time.RFC3339)
+	}
+	es := func(s string) map[string]any {
+		return map[string]any{"sourceLanguage": "es", "texts": map[string]string{"es": s}}
+	}
 
 	var d dialogueJSON
 	if code, body := h.rest("POST", "/v1/dialogues", colead, map[string]any{

@@ -7,6 +7,7 @@ package submission
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/outbox"
 	"github.com/consulta-platform/consulta/services/submission/internal/app"
 	"github.com/consulta-platform/consulta/services/submission/internal/grpcapi"
+	"github.com/consulta-platform/consulta/services/submission/internal/mailer"
 	"github.com/consulta-platform/consulta/services/submission/internal/store"
 )
 
@@ -37,6 +39,20 @@ const (
 	ReferenceConsumer     = "submission-reference"
 )
 
+// Types of Deps, from the service's internals.
+type (
+	// BlobStore stores uploaded documents (pkg/blobstore implements it).
+	BlobStore = app.BlobStore
+	// RateLimiter enforces limits; see RateLimits.
+	RateLimiter = app.RateLimiter
+	// Limit is one rate limit.
+	Limit = app.Limit
+	// LanguageDetector detects undeclared languages (pkg/langdetect).
+	LanguageDetector = app.LanguageDetector
+	// MailConfig says how confirmation mail leaves.
+	MailConfig = mailer.Config
+)
+
 // Deps is what the service needs from the process.
 type Deps struct {
 	Pool      *pgxpool.Pool
@@ -44,28 +60,63 @@ type Deps struct {
 	Logger    *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// SigningKey makes edit secrets and confirmation links (at least 32
+	// bytes); it must be the same on every replica and survive restarts.
+	SigningKey []byte
+	// PublicURL is the base of the links in mails.
+	PublicURL string
+	// Blobs stores position papers; nil refuses uploads.
+	Blobs app.BlobStore
+	// Limiter enforces the rate limits; nil means none.
+	Limiter app.RateLimiter
+	// Detector detects undeclared languages; nil means the consultation's
+	// first language.
+	Detector app.LanguageDetector
+	// Mail says how confirmation mail leaves.
+	Mail MailConfig
+	// ExpiryInterval is how often unconfirmed submissions are expired
+	// (default 1 minute).
+	ExpiryInterval time.Duration
 	// Registerer receives the service's metrics; may be nil.
 	Registerer prometheus.Registerer
 }
 
 // Service is the submission service.
 type Service struct {
-	deps  Deps
-	api   *grpcapi.Server
-	relay *outbox.Relay
+	deps   Deps
+	app    *app.App
+	api    *grpcapi.Server
+	relay  *outbox.Relay
+	mailer *mailer.Mailer
 }
 
 // New builds the service.
-func New(d Deps) *Service {
+func New(d Deps) (*Service, error) {
+	signer, err := app.NewSigner(d.SigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("submission service: %w", err)
+	}
+	if d.ExpiryInterval <= 0 {
+		d.ExpiryInterval = time.Minute
+	}
 	st := store.New(d.Pool)
+	a := app.New(st, app.Config{
+		Signer: signer, Now: d.Now, PublicURL: d.PublicURL, Detector: d.Detector, Limiter: d.Limiter, Blobs: d.Blobs,
+	})
+	m, err := mailer.New(d.Pool, d.Mail, d.Logger.With("component", "mailer"))
+	if err != nil {
+		return nil, err
+	}
 	return &Service{
-		deps: d,
-		api:  grpcapi.New(app.New(st, d.Now)),
+		deps:   d,
+		app:    a,
+		mailer: m,
+		api:    grpcapi.New(a),
 		relay: outbox.NewRelay(outbox.RelayConfig{
 			Pool: d.Pool, Schema: store.Schema, JetStream: d.JetStream, Logger: d.Logger.With("relay", store.Schema),
 			Registerer: d.Registerer,
 		}),
-	}
+	}, nil
 }
 
 // Register adds the gRPC API to s.
@@ -84,6 +135,10 @@ func RegisterGateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.Clie
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.relay.Run(ctx) })
+	g.Go(func() error { return s.mailer.Run(ctx) })
+	g.Go(func() error {
+		return s.app.RunExpiry(ctx, s.deps.Logger.With("component", "expiry"), s.deps.ExpiryInterval)
+	})
 	g.Go(func() error {
 		return consumer.Run(ctx, consumer.Config{
 			JetStream: s.deps.JetStream,
@@ -106,10 +161,22 @@ func (s *Service) Run(ctx context.Context) error {
 // Policy lists who may call each RPC; object-level checks happen in the use
 // cases. Anonymous submissions are allowed: many respondents have no account.
 func Policy() auth.Policy {
+	everyone := []auth.Role{auth.RolePublic}
 	return auth.Policy{
-		// Public opens it to every caller: anyone may answer, and a token
-		// only records who did.
-		submissionv1.SubmissionService_CreateSubmission_FullMethodName: {auth.RolePublic},
-		submissionv1.SubmissionService_GetSubmission_FullMethodName:    {auth.RoleSecretariat, auth.RoleColead, auth.RoleStakeholder},
+		// Public opens a method to every caller: anyone may answer, and a
+		// token only records who did. What each caller may see or change is
+		// decided per submission (author, edit secret, co-leads).
+		submissionv1.SubmissionService_CreateSubmission_FullMethodName:   everyone,
+		submissionv1.SubmissionService_GetSubmission_FullMethodName:      everyone,
+		submissionv1.SubmissionService_UpdateSubmission_FullMethodName:   everyone,
+		submissionv1.SubmissionService_WithdrawSubmission_FullMethodName: everyone,
+		submissionv1.SubmissionService_ConfirmSubmission_FullMethodName:  everyone,
+		submissionv1.SubmissionService_ListSubmissions_FullMethodName:    everyone,
+		submissionv1.SubmissionService_VerifyReceipt_FullMethodName:      everyone,
+		submissionv1.SubmissionService_UploadDocument_FullMethodName:     everyone,
+		submissionv1.SubmissionService_ExportOpenData_FullMethodName:     everyone,
+		// Data-protection requests: the secretariat, which handles them.
+		submissionv1.SubmissionService_ExportPersonalData_FullMethodName: {auth.RoleSecretariat},
+		submissionv1.SubmissionService_ErasePersonalData_FullMethodName:  {auth.RoleSecretariat},
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/consumer"
@@ -68,18 +69,48 @@ func (s *Service) Run(ctx context.Context) error {
 	}, inbox.Handler(s.deps.Pool, store.Schema, SubmissionsConsumer, project))
 }
 
-// project applies one submission event to the counts.
+// snapshotEvents are the submission events that carry a snapshot.
+var snapshotEvents = map[string]func() snapshotCarrier{
+	events.SubmissionReceived:  func() snapshotCarrier { return &submissionv1.SubmissionReceivedEvent{} },
+	events.SubmissionConfirmed: func() snapshotCarrier { return &submissionv1.SubmissionConfirmedEvent{} },
+	events.SubmissionUpdated:   func() snapshotCarrier { return &submissionv1.SubmissionUpdatedEvent{} },
+	events.SubmissionWithdrawn: func() snapshotCarrier { return &submissionv1.SubmissionWithdrawnEvent{} },
+	events.SubmissionExpired:   func() snapshotCarrier { return &submissionv1.SubmissionExpiredEvent{} },
+}
+
+type snapshotCarrier interface {
+	proto.Message
+	GetSubmission() *submissionv1.SubmissionSnapshot
+}
+
+// project applies one submission event to the counts: a submission counts
+// while it is active (accepted, confirmed when confirmation is required,
+// not withdrawn). Erasure changes no count: counts hold no personal data,
+// and the summary keeps no texts to drop.
 func project(ctx context.Context, tx pgx.Tx, env *eventsv1.Envelope) error {
-	switch env.GetType() {
-	case events.SubmissionReceived:
-		ev := &submissionv1.SubmissionReceivedEvent{}
-		if err := events.Payload(env, ev); err != nil {
-			return consumer.Permanent(err)
-		}
-		s := ev.GetSubmission()
-		return store.CountSubmission(ctx, tx, s.GetConsultationId(), s.GetStakeholderType(), s.GetRegion(), s.GetCreateTime().AsTime())
+	newEvent, ok := snapshotEvents[env.GetType()]
+	if !ok {
+		return nil
 	}
-	return nil
+	ev := newEvent()
+	if err := events.Payload(env, ev); err != nil {
+		return consumer.Permanent(err)
+	}
+	s := ev.GetSubmission()
+	// A confirmation or expiry does not make a new version of the content,
+	// but it is a newer state: order it after the version it concerns.
+	version := s.GetVersion() * 4
+	switch env.GetType() {
+	case events.SubmissionConfirmed:
+		version += 1
+	case events.SubmissionExpired:
+		version += 2
+	}
+	return store.ApplySubmission(ctx, tx, store.SubmissionState{
+		ID: s.GetId(), ConsultationID: s.GetConsultationId(), StakeholderType: s.GetStakeholderType(), Region: s.GetRegion(),
+		Counted: s.GetStatus() == submissionv1.SubmissionStatus_SUBMISSION_STATUS_ACTIVE,
+		Version: version, At: s.GetUpdateTime().AsTime(),
+	})
 }
 
 // Policy: summaries are public.

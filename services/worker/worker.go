@@ -144,6 +144,9 @@ func (s *Service) onSubmission(ctx context.Context, env *eventsv1.Envelope) erro
 			texts++
 		}
 	}
+	if texts == 0 {
+		return nil // nothing to translate (or confidential: no texts leave the service)
+	}
 	job, err := tasks.NewTranslateSubmission(tasks.TranslateSubmission{
 		SubmissionID:   sub.GetId(),
 		ConsultationID: sub.GetConsultationId(),

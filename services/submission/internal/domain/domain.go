@@ -59,16 +59,23 @@ type Consultation struct {
 	// DefaultPublication is how answers are published unless the respondent
 	// chooses otherwise.
 	DefaultPublication string `json:"default_publication,omitempty"`
+	// RequireEmailConfirmation turns on double opt-in.
+	RequireEmailConfirmation bool `json:"require_email_confirmation,omitempty"`
 }
 
 // Respondent is who answers.
 type Respondent struct {
-	StakeholderType  string
-	Country          string
-	Region           string
-	OrganisationName string
-	// ContactEmail is personal data: it stays in this service.
-	ContactEmail string
+	StakeholderType  string `json:"stakeholder_type"`
+	Country          string `json:"country"`
+	Region           string `json:"region"`
+	OrganisationName string `json:"organisation_name"`
+	// PersonName and ContactEmail are personal data: they stay in this
+	// service, and an erasure overwrites them.
+	PersonName   string `json:"person_name"`
+	ContactEmail string `json:"contact_email"`
+	// TransparencyRegisterID is the organisation's number in the EU
+	// Transparency Register.
+	TransparencyRegisterID string `json:"transparency_register_id"`
 }
 
 // AnswerKind says which field of an Answer holds the answer.
@@ -95,18 +102,6 @@ type Answer struct {
 	BlobID  string   `json:"blob_id,omitempty"`
 }
 
-// Submission is one respondent's answers to one consultation.
-type Submission struct {
-	ID             string
-	ConsultationID string
-	Respondent     Respondent
-	Language       string
-	Answers        []Answer
-	Version        int64
-	CreatedBy      string
-	CreatedAt      time.Time
-}
-
 // Accepts checks that c takes submissions at now.
 func (c Consultation) Accepts(now time.Time) error {
 	switch {
@@ -119,6 +114,30 @@ func (c Consultation) Accepts(now time.Time) error {
 		return apperr.FailedPrecondition("consultation_id", "consultation %s closed at %s", c.ID, c.ClosesAt.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// FileAnswer is a file answer with the limit its question sets.
+type FileAnswer struct {
+	Field    string
+	BlobID   string
+	MaxBytes int64
+}
+
+// FileAnswers lists the file answers of s, for the caller to check against
+// the documents it holds.
+func (c Consultation) FileAnswers(s Submission) []FileAnswer {
+	var out []FileAnswer
+	for i, a := range s.Answers {
+		if a.Kind != AnswerFile || a.BlobID == "" {
+			continue
+		}
+		for _, q := range c.Questions {
+			if q.ID == a.QuestionID && q.Kind == KindFile {
+				out = append(out, FileAnswer{Field: fmt.Sprintf("answers[%d].file.blob_id", i), BlobID: a.BlobID, MaxBytes: q.MaxBytes})
+			}
+		}
+	}
+	return out
 }
 
 // Check validates s against the questionnaire of c and canonicalises its
@@ -220,10 +239,12 @@ func checkAnswer(errs *apperr.List, field string, q Question, a Answer) {
 			errs.Add(field+".scale", "must be between 1 and 5")
 		}
 	case KindFile:
-		// Uploads and their checks (type by content, size) belong to the
-		// position-paper work of the submissions issue; until then a file
-		// answer cannot be verified, so it is refused rather than trusted.
-		errs.Add(field+".file", "file answers are not accepted yet")
+		// That the document exists, belongs to this consultation and fits
+		// the question's size limit is checked against the store by the
+		// caller (see FileAnswers).
+		if a.BlobID == "" {
+			errs.Add(field+".file.blob_id", "is required")
+		}
 	}
 }
 

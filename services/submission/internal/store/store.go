@@ -13,9 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/consulta-platform/consulta/pkg/apperr"
-	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
-	"github.com/consulta-platform/consulta/pkg/outbox"
-	"github.com/consulta-platform/consulta/pkg/postgres"
 	"github.com/consulta-platform/consulta/services/submission/internal/domain"
 )
 
@@ -94,49 +91,4 @@ func (s *Store) Region(ctx context.Context, country string) (string, error) {
 		return "", fmt.Errorf("region of %s: %w", country, err)
 	}
 	return region, nil
-}
-
-// CreateSubmission inserts sub and its events in one transaction.
-func (s *Store) CreateSubmission(ctx context.Context, sub domain.Submission, evs ...*eventsv1.Envelope) error {
-	answers, err := json.Marshal(sub.Answers)
-	if err != nil {
-		return fmt.Errorf("encode answers: %w", err)
-	}
-	return postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		r := sub.Respondent
-		_, err := tx.Exec(ctx, `
-			INSERT INTO submission.submissions
-			  (id, consultation_id, stakeholder_type, country, region, organisation_name, contact_email,
-			   language, answers, version, created_by, created_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
-			sub.ID, sub.ConsultationID, r.StakeholderType, r.Country, r.Region, r.OrganisationName, r.ContactEmail,
-			sub.Language, answers, sub.Version, sub.CreatedBy, sub.CreatedAt)
-		if err != nil {
-			return fmt.Errorf("insert submission %s: %w", sub.ID, err)
-		}
-		return outbox.Add(ctx, tx, Schema, evs...)
-	})
-}
-
-// Submission returns submission id.
-func (s *Store) Submission(ctx context.Context, id string) (domain.Submission, error) {
-	var sub domain.Submission
-	var answers []byte
-	r := &sub.Respondent
-	err := s.pool.QueryRow(ctx, `
-		SELECT id, consultation_id, stakeholder_type, country, region, organisation_name, contact_email,
-		       language, answers, version, created_by, created_at
-		FROM submission.submissions WHERE id = $1`, id).Scan(
-		&sub.ID, &sub.ConsultationID, &r.StakeholderType, &r.Country, &r.Region, &r.OrganisationName, &r.ContactEmail,
-		&sub.Language, &answers, &sub.Version, &sub.CreatedBy, &sub.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sub, apperr.NotFound("id", "submission %s not found", id)
-	}
-	if err != nil {
-		return sub, fmt.Errorf("get submission %s: %w", id, err)
-	}
-	if err := json.Unmarshal(answers, &sub.Answers); err != nil {
-		return sub, fmt.Errorf("decode answers of %s: %w", id, err)
-	}
-	return sub, nil
 }

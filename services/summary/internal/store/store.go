@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,18 +24,59 @@ type Counts struct {
 	UpdatedAt         time.Time
 }
 
-// CountSubmission adds one submission to the counts, inside the consumer's
-// inbox transaction tx.
-func CountSubmission(ctx context.Context, tx pgx.Tx, consultationID, stakeholderType, region string, at time.Time) error {
+// SubmissionState is a submission as the summary projects it.
+type SubmissionState struct {
+	ID, ConsultationID, StakeholderType, Region string
+	Counted                                     bool
+	Version                                     int64
+	At                                          time.Time
+}
+
+// ApplySubmission moves a submission between counts to match st, inside the
+// consumer's inbox transaction tx. An event older than what the projection
+// holds changes nothing, so reordered events converge.
+func ApplySubmission(ctx context.Context, tx pgx.Tx, st SubmissionState) error {
+	var prev SubmissionState
+	err := tx.QueryRow(ctx, `SELECT consultation_id::text, stakeholder_type, region, counted, version
+		FROM summary.submissions WHERE id = $1 FOR UPDATE`, st.ID).Scan(
+		&prev.ConsultationID, &prev.StakeholderType, &prev.Region, &prev.Counted, &prev.Version)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("projection of %s: %w", st.ID, err)
+	case prev.Version >= st.Version:
+		return nil
+	}
+	if prev.Counted {
+		if err := addCount(ctx, tx, prev.ConsultationID, prev.StakeholderType, prev.Region, -1, st.At); err != nil {
+			return err
+		}
+	}
+	if st.Counted {
+		if err := addCount(ctx, tx, st.ConsultationID, st.StakeholderType, st.Region, 1, st.At); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO summary.submissions (id, consultation_id, stakeholder_type, region, counted, version)
+		VALUES ($1,$2,$3,$4,$5,$6)
+		ON CONFLICT (id) DO UPDATE SET stakeholder_type = $3, region = $4, counted = $5, version = $6`,
+		st.ID, st.ConsultationID, st.StakeholderType, st.Region, st.Counted, st.Version)
+	if err != nil {
+		return fmt.Errorf("projection of %s: %w", st.ID, err)
+	}
+	return nil
+}
+
+func addCount(ctx context.Context, tx pgx.Tx, consultationID, stakeholderType, region string, delta int, at time.Time) error {
 	_, err := tx.Exec(ctx, `
 		INSERT INTO summary.counts (consultation_id, stakeholder_type, region, submissions, updated_at)
-		VALUES ($1, $2, $3, 1, $4)
+		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (consultation_id, stakeholder_type, region)
-		DO UPDATE SET submissions = summary.counts.submissions + 1,
+		DO UPDATE SET submissions = summary.counts.submissions + EXCLUDED.submissions,
 		              updated_at = greatest(summary.counts.updated_at, EXCLUDED.updated_at)`,
-		consultationID, stakeholderType, region, at)
+		consultationID, stakeholderType, region, delta, at)
 	if err != nil {
-		return fmt.Errorf("count submission for %s: %w", consultationID, err)
+		return fmt.Errorf("count for %s: %w", consultationID, err)
 	}
 	return nil
 }
@@ -51,7 +93,7 @@ func (s *Store) Counts(ctx context.Context, id string) (Counts, error) {
 	c := Counts{ConsultationID: id, ByStakeholderType: map[string]int64{}, ByRegion: map[string]int64{}}
 	rows, err := s.pool.Query(ctx, `
 		SELECT stakeholder_type, region, submissions, updated_at
-		FROM summary.counts WHERE consultation_id = $1`, id)
+		FROM summary.counts WHERE consultation_id = $1 AND submissions <> 0`, id)
 	if err != nil {
 		return c, fmt.Errorf("counts of %s: %w", id, err)
 	}

@@ -1,0 +1,156 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/consulta-platform/consulta/pkg/apperr"
+	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/events"
+	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
+	"github.com/consulta-platform/consulta/services/submission/internal/domain"
+	"github.com/consulta-platform/consulta/services/submission/internal/store"
+)
+
+// Changes are the fields of a submission its author may edit.
+type Changes struct {
+	Respondent  domain.Respondent
+	Language    string
+	Answers     []domain.Answer
+	Publication domain.Publication
+}
+
+// mayChange checks that p, or the holder of secret, is the author of sub.
+func (a *App) mayChange(p auth.Principal, sub domain.Submission, secret string) error {
+	if a.cfg.Signer.CheckEditSecret(sub.ID, secret) || (p.Subject != "" && p.Subject == sub.CreatedBy) {
+		return nil
+	}
+	if secret != "" {
+		return apperr.Denied("edit_secret: not the secret of submission %s", sub.ID)
+	}
+	return apperr.Denied("only the author of submission %s, logged in or with its edit secret, may change it", sub.ID)
+}
+
+// Update replaces a submission's answers until the deadline, as a new
+// version with its own receipt.
+func (a *App) Update(ctx context.Context, p auth.Principal, id string, version int64, secret string, ch Changes) (domain.Submission, error) {
+	return a.store.UpdateSubmission(ctx, id, func(sub *domain.Submission) (store.Change, error) {
+		if err := a.mayChange(p, *sub, secret); err != nil {
+			return store.Change{}, err
+		}
+		if err := sub.CheckVersion(version); err != nil {
+			return store.Change{}, err
+		}
+		c, err := a.store.Consultation(ctx, sub.ConsultationID)
+		if err != nil {
+			return store.Change{}, err
+		}
+		now := a.clock()
+		if err := sub.Editable(c, now); err != nil {
+			return store.Change{}, err
+		}
+		sub.Respondent, sub.Language, sub.Answers = ch.Respondent, ch.Language, ch.Answers
+		if err := a.prepare(ctx, c, sub); err != nil {
+			return store.Change{}, err
+		}
+		sub.Publication = c.ResolvePublication(ch.Publication)
+		sub.Version++
+		sub.UpdatedAt = now
+		ev, err := submissionEvent(events.SubmissionUpdated, *sub, now)
+		return store.Change{Events: []*eventsv1.Envelope{ev}, NewVersion: true}, err
+	})
+}
+
+// Withdraw withdraws a submission until the deadline. The withdrawal is a
+// version of its own, with a receipt, so the chain shows it.
+func (a *App) Withdraw(ctx context.Context, p auth.Principal, id, secret string) (domain.Submission, error) {
+	return a.store.UpdateSubmission(ctx, id, func(sub *domain.Submission) (store.Change, error) {
+		if err := a.mayChange(p, *sub, secret); err != nil {
+			return store.Change{}, err
+		}
+		c, err := a.store.Consultation(ctx, sub.ConsultationID)
+		if err != nil {
+			return store.Change{}, err
+		}
+		now := a.clock()
+		if err := sub.Editable(c, now); err != nil {
+			return store.Change{}, err
+		}
+		sub.Status = domain.StatusWithdrawn
+		sub.WithdrawnAt = now
+		sub.Version++
+		sub.UpdatedAt = now
+		ev, err := submissionEvent(events.SubmissionWithdrawn, *sub, now)
+		return store.Change{Events: []*eventsv1.Envelope{ev}, NewVersion: true, Withdrawn: true}, err
+	})
+}
+
+// Confirm confirms a submission through the token of its emailed link; from
+// then on it counts. A token works once: a confirmed submission is not
+// pending any more.
+func (a *App) Confirm(ctx context.Context, token string) (domain.Submission, error) {
+	id, expires, err := a.cfg.Signer.ParseConfirmationToken(token)
+	if err != nil {
+		return domain.Submission{}, apperr.Invalid("token", "not a confirmation link of this service: %v", err)
+	}
+	now := a.clock()
+	if !now.Before(expires) {
+		return domain.Submission{}, apperr.FailedPrecondition("token", "the link expired at %s", expires.UTC().Format(time.RFC3339))
+	}
+	return a.store.UpdateSubmission(ctx, id, func(sub *domain.Submission) (store.Change, error) {
+		if sub.Status != domain.StatusPendingConfirmation {
+			return store.Change{}, apperr.FailedPrecondition("token", "this link was already used, or the submission is %s", sub.Status)
+		}
+		sub.Status = domain.StatusActive
+		sub.ConfirmedAt = now
+		sub.UpdatedAt = now
+		ev, err := submissionEvent(events.SubmissionConfirmed, *sub, now)
+		return store.Change{Events: []*eventsv1.Envelope{ev}}, err
+	})
+}
+
+// ExpireUnconfirmed marks pending submissions whose confirmation time ran
+// out as expired and returns how many.
+func (a *App) ExpireUnconfirmed(ctx context.Context) (int, error) {
+	now := a.clock()
+	ids, err := a.store.DueExpirations(ctx, now, 500)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		_, err := a.store.UpdateSubmission(ctx, id, func(sub *domain.Submission) (store.Change, error) {
+			if sub.Status != domain.StatusPendingConfirmation || sub.ConfirmationExpiresAt.After(now) {
+				return store.Change{}, nil // confirmed meanwhile
+			}
+			sub.Status = domain.StatusExpired
+			sub.UpdatedAt = now
+			n++
+			ev, err := submissionEvent(events.SubmissionExpired, *sub, now)
+			return store.Change{Events: []*eventsv1.Envelope{ev}}, err
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// RunExpiry expires unconfirmed submissions every interval until ctx ends.
+func (a *App) RunExpiry(ctx context.Context, log *slog.Logger, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := a.ExpireUnconfirmed(ctx); err != nil && ctx.Err() == nil {
+			log.ErrorContext(ctx, "expiring unconfirmed submissions", "err", err)
+		} else if n > 0 {
+			log.InfoContext(ctx, "unconfirmed submissions expired", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

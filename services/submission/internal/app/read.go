@@ -1,0 +1,236 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/consulta-platform/consulta/pkg/apperr"
+	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/services/submission/internal/domain"
+	"github.com/consulta-platform/consulta/services/submission/internal/store"
+)
+
+// visibility is what p, or the holder of secret, may see of the
+// submissions of consultation c.
+func (a *App) visibility(p auth.Principal, c domain.Consultation, author string) domain.Visibility {
+	switch {
+	case p.Role == auth.RoleSecretariat:
+		return domain.SeeAllWithContact
+	case p.Subject != "" && p.Subject == author:
+		return domain.SeeAllWithContact
+	case p.Role == auth.RoleColead && slices.Contains(c.CoLeadCountries, p.Country):
+		return domain.SeeAll
+	}
+	return domain.SeePublic
+}
+
+// Get returns submission id as much as the caller may see: everything to
+// the secretariat and the author (logged in or holding the edit secret),
+// everything but contact data to co-leads of its consultation, and to
+// everyone else only a public, active submission, without names when it is
+// anonymous.
+func (a *App) Get(ctx context.Context, p auth.Principal, id, secret string) (domain.Submission, error) {
+	sub, err := a.store.Submission(ctx, id)
+	if err != nil {
+		return sub, err
+	}
+	c, err := a.store.Consultation(ctx, sub.ConsultationID)
+	if err != nil {
+		return sub, err
+	}
+	v := a.visibility(p, c, sub.CreatedBy)
+	if a.cfg.Signer.CheckEditSecret(sub.ID, secret) {
+		v = domain.SeeAllWithContact
+	}
+	out, ok := sub.Redact(v)
+	if !ok {
+		// Do not confirm that a submission the caller may not see exists.
+		return domain.Submission{}, apperr.NotFound("id", "submission %s not found", id)
+	}
+	return out, nil
+}
+
+// List returns the submissions of a consultation that p may see, oldest
+// first, a page at a time.
+func (a *App) List(ctx context.Context, p auth.Principal, f store.SubmissionFilter, pageSize int, pageToken string) ([]domain.Submission, string, error) {
+	c, err := a.store.Consultation(ctx, f.ConsultationID)
+	if err != nil {
+		return nil, "", err
+	}
+	if c.Status == domain.StatusDraft {
+		return nil, "", apperr.NotFound("consultation_id", "consultation %s not found", f.ConsultationID)
+	}
+	v := a.visibility(p, c, "")
+	if v == domain.SeePublic {
+		f.PublicOnly = true
+	}
+	pos, err := decodePageToken(pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := min(max(pageSize, 1), 500)
+	if pageSize <= 0 {
+		limit = 100
+	}
+	f.AfterCreatedAt, f.AfterID, f.Limit = pos.At, pos.ID, limit+1
+	subs, err := a.store.ListSubmissions(ctx, f)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(subs) > limit {
+		subs = subs[:limit]
+		last := subs[limit-1]
+		next = encodePageToken(pagePosition{At: last.CreatedAt, ID: last.ID})
+	}
+	out := make([]domain.Submission, 0, len(subs))
+	for _, s := range subs {
+		if r, ok := s.Redact(v); ok {
+			out = append(out, r)
+		}
+	}
+	return out, next, nil
+}
+
+type pagePosition struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+func encodePageToken(p pagePosition) string {
+	b, _ := json.Marshal(p)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePageToken(tok string) (pagePosition, error) {
+	var p pagePosition
+	if tok == "" {
+		return p, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err == nil {
+		err = json.Unmarshal(b, &p)
+	}
+	if err == nil {
+		_, err = uuid.Parse(p.ID)
+	}
+	if err != nil {
+		return p, apperr.Invalid("page_token", "not a page token this service issued")
+	}
+	return p, nil
+}
+
+// ReceiptCheck is the outcome of verifying one receipt.
+type ReceiptCheck struct {
+	Valid   bool
+	Reason  string
+	Receipt domain.Receipt
+}
+
+// VerifyReceipt checks receipt id: it must link to the receipts around it,
+// its content digest must be the digest of the version it covers (unless
+// that version's personal data was erased: then the stored digest stands),
+// and, when given, equal digest.
+func (a *App) VerifyReceipt(ctx context.Context, id, digest string) (ReceiptCheck, error) {
+	r, prev, next, err := a.store.Receipt(ctx, id)
+	if err != nil {
+		return ReceiptCheck{}, err
+	}
+	out := ReceiptCheck{Receipt: r}
+	fail := func(format string, args ...any) (ReceiptCheck, error) {
+		out.Reason = fmt.Sprintf(format, args...)
+		return out, nil
+	}
+	if digest != "" && digest != domain.Hex(r.ContentDigest) {
+		return fail("the content digest %s is not the one this receipt holds", digest)
+	}
+	if r.Sequence > 1 && prev == nil {
+		return fail("receipt %d, before this one, is missing", r.Sequence-1)
+	}
+	if err := r.Link(prev); err != nil {
+		return fail("%v", err)
+	}
+	if next != nil {
+		if err := next.Link(&r); err != nil {
+			return fail("%v", err)
+		}
+	}
+	v, erased, err := a.store.Version(ctx, r.ConsultationID, r.SubmissionID, r.Version)
+	if apperr.IsNotFound(err) {
+		return fail("version %d of submission %s is missing", r.Version, r.SubmissionID)
+	}
+	if err != nil {
+		return out, err
+	}
+	if !erased && !bytes.Equal(domain.ContentDigest(v), r.ContentDigest) {
+		return fail("version %d of submission %s was altered after its receipt", r.Version, r.SubmissionID)
+	}
+	out.Valid = true
+	return out, nil
+}
+
+// ChainReport is the outcome of checking a consultation's whole chain.
+type ChainReport struct {
+	Receipts int
+	Erased   int
+	// FirstBreak describes the first problem found, "" when the chain is intact.
+	FirstBreak string
+	// BreakAt is the position of the first problem.
+	BreakAt int64
+}
+
+// VerifyChain walks a consultation's receipts in order and reports the first
+// break: a missing or reordered receipt, a digest that does not link, a
+// version missing or altered after its receipt, or a submission without a
+// receipt for its latest version.
+func (a *App) VerifyChain(ctx context.Context, consultationID string) (ChainReport, error) {
+	var rep ChainReport
+	var prev *domain.Receipt
+	brk := func(seq int64, format string, args ...any) {
+		if rep.FirstBreak == "" {
+			rep.FirstBreak, rep.BreakAt = fmt.Sprintf(format, args...), seq
+		}
+	}
+	err := a.store.WalkChain(ctx, consultationID, func(e store.ChainEntry) error {
+		rep.Receipts++
+		r := e.Receipt
+		if err := r.Link(prev); err != nil {
+			brk(r.Sequence, "%v", err)
+		}
+		switch {
+		case e.Version == nil:
+			brk(r.Sequence, "receipt %d: version %d of submission %s is missing", r.Sequence, r.Version, r.SubmissionID)
+		case e.Erased:
+			rep.Erased++
+		case !bytes.Equal(domain.ContentDigest(*e.Version), r.ContentDigest):
+			brk(r.Sequence, "receipt %d: version %d of submission %s was altered after its receipt", r.Sequence, r.Version, r.SubmissionID)
+		}
+		prev = &r
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	head, err := a.store.ChainHead(ctx, consultationID)
+	if err != nil {
+		return rep, err
+	}
+	if head.Sequence != int64(rep.Receipts) || (prev != nil && !bytes.Equal(head.ChainDigest, prev.ChainDigest)) {
+		brk(head.Sequence, "the chain's head is at receipt %d but %d receipts remain: the end of the chain was removed", head.Sequence, rep.Receipts)
+	}
+	orphans, err := a.store.SubmissionsWithoutReceipt(ctx, consultationID)
+	if err != nil {
+		return rep, err
+	}
+	if len(orphans) > 0 {
+		brk(0, "submission %s has no receipt for its version %d", orphans[0].ID, orphans[0].Version)
+	}
+	return rep, nil
+}

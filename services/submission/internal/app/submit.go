@@ -1,0 +1,229 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/consulta-platform/consulta/pkg/apperr"
+	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/events"
+	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
+	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
+	"github.com/consulta-platform/consulta/services/submission/internal/domain"
+	"github.com/consulta-platform/consulta/services/submission/internal/store"
+)
+
+// SubmitRequest is a new submission with what surrounds it.
+type SubmitRequest struct {
+	Submission domain.Submission
+	// ClientIP is the address the request came from, for the rate limit.
+	ClientIP string
+}
+
+// Submitted is the outcome of Submit.
+type Submitted struct {
+	Submission domain.Submission
+	// EditSecret lets its holder edit or withdraw the submission.
+	EditSecret string
+	// ConfirmationRequired: it counts once the emailed link is followed.
+	ConfirmationRequired bool
+}
+
+// Submit accepts a submission when its consultation is open and every
+// answer fits the questionnaire; nothing is written otherwise. A retried
+// request with the same idempotency key returns the first submission.
+func (a *App) Submit(ctx context.Context, p auth.Principal, req SubmitRequest) (Submitted, error) {
+	sub := req.Submission
+	if sub.IdempotencyKey != "" {
+		// A retry must not be refused by a limit its first try passed.
+		if done, ok, err := a.replay(ctx, sub); ok || err != nil {
+			return done, err
+		}
+	}
+	if err := a.allow(ctx, req.ClientIP, sub.Respondent.ContactEmail); err != nil {
+		return Submitted{}, err
+	}
+	c, err := a.store.Consultation(ctx, sub.ConsultationID)
+	if err != nil {
+		return Submitted{}, err
+	}
+	now := a.clock()
+	if err := c.Accepts(now); err != nil {
+		return Submitted{}, err
+	}
+	if err := a.prepare(ctx, c, &sub); err != nil {
+		return Submitted{}, err
+	}
+	sub.ID = uuid.Must(uuid.NewV7()).String()
+	sub.Version = 1
+	sub.CreatedAt, sub.UpdatedAt = now, now
+	sub.Publication = c.ResolvePublication(sub.Publication)
+	if p.Role != auth.RolePublic {
+		sub.CreatedBy = p.Subject
+	}
+	sub.Status = domain.StatusActive
+	var mail *store.Mail
+	if c.RequireEmailConfirmation {
+		if sub.Respondent.ContactEmail == "" {
+			return Submitted{}, apperr.Invalid("respondent.contact_email", "this consultation confirms submissions by email: an address is required")
+		}
+		sub.Status = domain.StatusPendingConfirmation
+		sub.ConfirmationExpiresAt = now.Add(a.cfg.ConfirmationTTL)
+		mail = a.confirmationMail(sub)
+	}
+	ev, err := submissionEvent(events.SubmissionReceived, sub, now)
+	if err != nil {
+		return Submitted{}, err
+	}
+	stored, existing, err := a.store.CreateSubmission(ctx, sub, store.Change{Events: []*eventsv1.Envelope{ev}, Mail: mail, NewVersion: true})
+	if err != nil {
+		return Submitted{}, err
+	}
+	if existing {
+		// Another request with the same key won the race.
+		return a.replayed(stored, sub.RequestHash)
+	}
+	return a.submitted(stored), nil
+}
+
+// replay answers a retried request from the submission stored under its
+// idempotency key, if there is one.
+func (a *App) replay(ctx context.Context, sub domain.Submission) (Submitted, bool, error) {
+	stored, err := a.store.ByIdempotencyKey(ctx, sub.ConsultationID, sub.IdempotencyKey)
+	if apperr.IsNotFound(err) {
+		return Submitted{}, false, nil
+	}
+	if err != nil {
+		return Submitted{}, false, err
+	}
+	done, err := a.replayed(stored, sub.RequestHash)
+	return done, true, err
+}
+
+func (a *App) replayed(stored domain.Submission, requestHash []byte) (Submitted, error) {
+	if !bytes.Equal(stored.RequestHash, requestHash) {
+		return Submitted{}, apperr.AlreadyExists("idempotency_key",
+			"this key was used for another request; use a new key for a new submission")
+	}
+	return a.submitted(stored), nil
+}
+
+func (a *App) submitted(s domain.Submission) Submitted {
+	return Submitted{
+		Submission:           s,
+		EditSecret:           a.cfg.Signer.EditSecret(s.ID),
+		ConfirmationRequired: s.Status == domain.StatusPendingConfirmation,
+	}
+}
+
+// allow applies the rate limits per client address and per email address.
+func (a *App) allow(ctx context.Context, ip, email string) error {
+	if a.cfg.Limiter == nil {
+		return nil
+	}
+	if ip != "" {
+		if err := a.cfg.Limiter.Allow(ctx, LimitPerIP, ip); err != nil {
+			return err
+		}
+	}
+	if email != "" {
+		if err := a.cfg.Limiter.Allow(ctx, LimitPerEmail, strings.ToLower(strings.TrimSpace(email))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare settles the language, checks the answers and the respondent, and
+// fills in the region: everything a create and an edit share.
+func (a *App) prepare(ctx context.Context, c domain.Consultation, sub *domain.Submission) error {
+	switch {
+	case sub.Language != "":
+		sub.LanguageSource = domain.LanguageDeclared
+	case a.cfg.Detector != nil && len(c.Languages) > 0:
+		if tag, ok := a.cfg.Detector.Detect(answerText(sub.Answers), c.Languages); ok {
+			sub.Language, sub.LanguageSource = tag, domain.LanguageDetected
+		}
+	}
+	if sub.Language == "" {
+		sub.LanguageSource = domain.LanguageDefault
+	}
+	if err := c.Check(sub); err != nil {
+		return err
+	}
+	ok, err := a.store.StakeholderTypeExists(ctx, sub.Respondent.StakeholderType)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apperr.Invalid("respondent.stakeholder_type", "unknown stakeholder type %q", sub.Respondent.StakeholderType)
+	}
+	if sub.Respondent.Region, err = a.store.Region(ctx, sub.Respondent.Country); err != nil {
+		return err
+	}
+	for _, f := range c.FileAnswers(*sub) {
+		doc, err := a.store.Document(ctx, f.BlobID)
+		if apperr.IsNotFound(err) || (err == nil && doc.ConsultationID != sub.ConsultationID) {
+			return apperr.Invalid(f.Field, "no document %q was uploaded to this consultation", f.BlobID)
+		}
+		if err != nil {
+			return err
+		}
+		if f.MaxBytes > 0 && doc.Size > f.MaxBytes {
+			return apperr.Invalid(f.Field, "the document has %d bytes; this question takes at most %d", doc.Size, f.MaxBytes)
+		}
+	}
+	return nil
+}
+
+// answerText is the free text of answers, for language detection.
+func answerText(as []domain.Answer) string {
+	var b strings.Builder
+	for _, a := range as {
+		if a.Kind == domain.AnswerText && a.Text != "" {
+			b.WriteString(a.Text)
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func (a *App) confirmationMail(sub domain.Submission) *store.Mail {
+	link := strings.TrimRight(a.cfg.PublicURL, "/") + "/confirm?token=" +
+		url.QueryEscape(a.cfg.Signer.ConfirmationToken(sub.ID, sub.ConfirmationExpiresAt))
+	return &store.Mail{
+		To:      sub.Respondent.ContactEmail,
+		Subject: "Confirm your submission to the consultation",
+		Body: fmt.Sprintf("Thank you for your submission.\n\nIt counts once you confirm it by following this link before %s:\n\n%s\n\n"+
+			"If you did not make this submission, ignore this message: it will expire.\n",
+			sub.ConfirmationExpiresAt.Format("2006-01-02 15:04 MST"), link),
+	}
+}
+
+// submissionEvent wraps a snapshot of sub in the event of eventType.
+func submissionEvent(eventType string, sub domain.Submission, now time.Time) (*eventsv1.Envelope, error) {
+	snap := Snapshot(sub)
+	var payload proto.Message
+	switch eventType {
+	case events.SubmissionReceived:
+		payload = &submissionv1.SubmissionReceivedEvent{Submission: snap}
+	case events.SubmissionConfirmed:
+		payload = &submissionv1.SubmissionConfirmedEvent{Submission: snap}
+	case events.SubmissionUpdated:
+		payload = &submissionv1.SubmissionUpdatedEvent{Submission: snap}
+	case events.SubmissionWithdrawn:
+		payload = &submissionv1.SubmissionWithdrawnEvent{Submission: snap}
+	case events.SubmissionExpired:
+		payload = &submissionv1.SubmissionExpiredEvent{Submission: snap}
+	default:
+		return nil, fmt.Errorf("no payload for event type %s", eventType)
+	}
+	return events.New(eventType, events.Aggregate{Type: "submission", ID: sub.ID, Version: sub.Version}, payload, now)
+}
