@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,10 @@ func TestS3ObjectNamesAndDedup(t *testing.T) {
 	if n := fake.count(http.MethodPut); n != 1 {
 		t.Fatalf("%d PUT requests after an identical Put, want 1", n)
 	}
+	// Spooled uploads are removed.
+	if entries, err := os.ReadDir(cfg.TempDir); err != nil || len(entries) != 0 {
+		t.Fatalf("temporary directory holds %v (%v)", entries, err)
+	}
 }
 
 func TestS3WrongSecret(t *testing.T) {
@@ -157,8 +162,8 @@ func TestS3SignatureCoversRequest(t *testing.T) {
 			s := newTestS3(t, c)
 			_, err := s.Put(context.Background(), strings.NewReader("x"), 1, "text/plain")
 			var se *S3Error
-			if !errors.As(err, &se) || se.StatusCode != http.StatusForbidden {
-				t.Fatalf("Put through a tampering proxy: error %v, want 403", err)
+			if !errors.As(err, &se) || se.StatusCode != http.StatusForbidden || se.Op != "PUT" || se.Code != "SignatureDoesNotMatch" {
+				t.Fatalf("Put through a tampering proxy: error %v, want 403 SignatureDoesNotMatch on PUT", err)
 			}
 		})
 	}
@@ -166,9 +171,12 @@ func TestS3SignatureCoversRequest(t *testing.T) {
 
 type tamperingTransport struct{ tamper func(*http.Request) }
 
+// RoundTrip changes PUT requests after they were signed.
 func (tt tamperingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	tt.tamper(r)
+	if r.Method == http.MethodPut {
+		r = r.Clone(r.Context())
+		tt.tamper(r)
+	}
 	return http.DefaultTransport.RoundTrip(r)
 }
 

@@ -142,12 +142,12 @@ func Sniff(r io.ReaderAt, size int64) (Type, error) {
 	if size == 0 {
 		return "", unsupported("an empty file")
 	}
-	s := &sniffer{r: &trackingReaderAt{r: r}, size: size}
-	t, err := s.sniff()
-	if err != nil && s.r.err != nil {
+	tr := &trackingReaderAt{r: r}
+	t, err := sniff(tr, size)
+	if err != nil && tr.err != nil {
 		// Whatever the content looked like, reading it failed: say so rather
 		// than blame the content.
-		return "", fmt.Errorf("doctype: reading content: %w", s.r.err)
+		return "", fmt.Errorf("doctype: reading content: %w", tr.err)
 	}
 	return t, err
 }
@@ -168,13 +168,7 @@ func (t *trackingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-type sniffer struct {
-	r    *trackingReaderAt
-	size int64
-}
-
-func (s *sniffer) sniff() (Type, error) {
-	r, size := s.r, s.size
+func sniff(r io.ReaderAt, size int64) (Type, error) {
 	head, err := readAt(r, 0, min(size, headLen))
 	if err != nil {
 		return "", err

@@ -41,6 +41,14 @@ type harness struct {
 
 func startPlatform(t *testing.T) *harness {
 	t.Helper()
+	return startPlatformWith(t, nil)
+}
+
+type platformConfig = platform.Config
+
+// startPlatformWith is startPlatform with changes to the configuration.
+func startPlatformWith(t *testing.T, change func(*platformConfig)) *harness {
+	t.Helper()
 	dbURL := testenv.DatabaseURL(t)
 	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "key.pem"))
 	if err != nil {
@@ -50,7 +58,7 @@ func startPlatform(t *testing.T) *harness {
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	natsURL := testenv.NATS(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, platform.Config{
+	cfg := platform.Config{
 		Services:          platform.AllServices,
 		DatabaseURL:       dbURL,
 		RedisURL:          jobsCfg.RedisURL,
@@ -66,7 +74,12 @@ func startPlatform(t *testing.T) *harness {
 		DisableRateLimits: true,
 		BlobStoreURL:      "file://" + t.TempDir(),
 		Logger:            log,
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	p, err := platform.New(ctx, cfg)
+
 	if err != nil {
 		cancel()
 		t.Fatalf("platform.New: %v", err)

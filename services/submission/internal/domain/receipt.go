@@ -66,7 +66,9 @@ func ContentDigest(v VersionContent) []byte {
 		Format: "consulta-receipt-v1", ConsultationID: v.ConsultationID, SubmissionID: v.SubmissionID,
 		Version: v.Version, Respondent: v.Respondent, Language: v.Language, Answers: answers,
 		Publication: string(v.Publication), Withdrawn: v.Withdrawn,
-		CreatedAt: v.CreatedAt.UTC().Format(time.RFC3339Nano),
+		// Microseconds: what Postgres keeps, so that a digest recomputed from
+		// the stored version matches.
+		CreatedAt: v.CreatedAt.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano),
 	})
 	if err != nil {
 		// Only plain strings, numbers and slices: cannot fail.
