@@ -8,7 +8,7 @@ PROTOVALIDATE_VERSION  := v1.2.2
 GOBIN ?= $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build test test-short generate protodeps lint tools check-generated dev fmt
+.PHONY: all build test test-short generate protodeps lint tools check-generated dev fmt fuzz fuzz-smoke breaking
 
 all: build
 
@@ -18,6 +18,16 @@ build:
 ## test: the full test suite (real Postgres, Redis and NATS; see README).
 test:
 	go test -race -count=1 ./...
+
+## fuzz-smoke: every fuzz target for a short, bounded run (CI).
+FUZZTIME ?= 10s
+fuzz-smoke:
+	go test -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime $(FUZZTIME) ./pkg/doctype/
+	go test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./services/submission/internal/domain/
+
+## fuzz: the same targets for longer (FUZZTIME=10m make fuzz).
+fuzz:
+	$(MAKE) fuzz-smoke FUZZTIME=$(or $(FUZZLONG),5m)
 
 ## tools: install buf and the protoc plugins at pinned versions.
 tools:

@@ -369,3 +369,52 @@ func TestLanguageDetection(t *testing.T) {
 		t.Errorf("language %s (%s), want pt detected", s.GetLanguage(), s.GetLanguageSource())
 	}
 }
+
+// TestPositionPapers: a document is recognised by its content, not its
+// name, and a file answer must name a document of this consultation that
+// fits its question.
+func TestPositionPapers(t *testing.T) {
+	t.Parallel()
+	h := startPlatform(t)
+	id := openConsultationWith(t, h, func(r *consultationv1.CreateConsultationRequest) {
+		r.Questions = append(r.Questions, &consultationv1.Question{Id: "paper", Text: es("Documento"),
+			Kind: &consultationv1.Question_FileQuestion{FileQuestion: &consultationv1.FileQuestion{MaxBytes: 400}}})
+	})
+	ss := submissionv1.NewSubmissionServiceClient(h.grpcConn)
+	pdf := []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+	up, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: pdf})
+	if err != nil {
+		t.Fatalf("upload a PDF: %v", err)
+	}
+	if up.GetMediaType() != "application/pdf" || up.GetSizeBytes() != int64(len(pdf)) {
+		t.Errorf("upload: %+v", up)
+	}
+	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 64)...)
+	if _, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: png}); status.Code(err) != codes.InvalidArgument ||
+		!strings.Contains(err.Error(), "content") {
+		t.Errorf("upload a PNG: %v", err)
+	}
+	submit := func(blob string) error {
+		_, err := ss.CreateSubmission(context.Background(), &submissionv1.CreateSubmissionRequest{
+			ConsultationId: id, Language: "es",
+			Respondent: &submissionv1.Respondent{StakeholderType: "academia", Country: "PY"},
+			Answers: append(answer("Adjunto."), &submissionv1.Answer{QuestionId: "paper",
+				Value: &submissionv1.Answer_File{File: &submissionv1.FileRef{BlobId: blob}}}),
+		})
+		return err
+	}
+	if err := submit(up.GetFile().GetBlobId()); err != nil {
+		t.Errorf("a submission with the paper: %v", err)
+	}
+	if err := submit(strings.Repeat("a", 64)); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "answers[1].file.blob_id") {
+		t.Errorf("a paper that was never uploaded: %v", err)
+	}
+	big := append(append([]byte{}, pdf[:len(pdf)-6]...), []byte(strings.Repeat(" ", 400)+"\n%%EOF\n")...)
+	upBig, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: big})
+	if err != nil {
+		t.Fatalf("upload a larger PDF: %v", err)
+	}
+	if err := submit(upBig.GetFile().GetBlobId()); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "at most 400") {
+		t.Errorf("a paper over the question's limit: %v", err)
+	}
+}

@@ -38,8 +38,9 @@ func (a *App) Upload(ctx context.Context, consultationID string, content []byte)
 		return store.Document{}, apperr.FailedPrecondition("consultation_id", "consultation %s asks for no document", consultationID)
 	}
 	typ, err := doctype.Sniff(bytes.NewReader(content), int64(len(content)))
-	if errors.Is(err, doctype.ErrUnsupported) {
-		return store.Document{}, apperr.Invalid("content", "%v: position papers are PDF, ODT or DOCX", err)
+	var unsupported *doctype.UnsupportedError
+	if errors.As(err, &unsupported) {
+		return store.Document{}, apperr.Invalid("content", "%s: position papers are PDF, ODT or DOCX, recognised by their content", unsupported.Found)
 	}
 	if err != nil {
 		return store.Document{}, err

@@ -1,0 +1,339 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/consulta-platform/consulta/pkg/events"
+	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
+	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
+	"github.com/consulta-platform/consulta/pkg/outbox"
+	"github.com/consulta-platform/consulta/pkg/postgres"
+	"github.com/consulta-platform/consulta/services/submission/internal/domain"
+)
+
+// StakeholderIndividual is the stakeholder type of people answering for
+// themselves: an erasure removes their texts too, not only their contact
+// data.
+const StakeholderIndividual = "individual"
+
+// matchesAddress selects the submissions that hold address $1 (lower-cased
+// and trimmed): in their current row, through the index on
+// lower(contact_email), or in any earlier version, since an author may have
+// changed the address in an edit. The second branch scans the versions;
+// data-protection requests are rare.
+const matchesAddress = `(
+	s.id IN (SELECT id FROM submission.submissions WHERE lower(contact_email) = $1 AND contact_email <> '')
+	OR s.id IN (SELECT submission_id FROM submission.submission_versions WHERE lower(contact_email) = $1 AND contact_email <> '')
+)`
+
+// PersonalRecord is one submission held about an address, with every
+// stored version.
+type PersonalRecord struct {
+	Submission domain.Submission
+	// Versions, oldest first; each with its receipt when it has one.
+	Versions []PersonalVersion
+}
+
+// PersonalVersion is one stored version of a submission.
+type PersonalVersion struct {
+	Content domain.VersionContent
+	Erased  bool
+	Receipt *domain.Receipt
+}
+
+// ErasureRecord is the audit record of an erasure. The address itself is
+// not kept, only the SHA-256 of its normalised form.
+type ErasureRecord struct {
+	ID            string
+	EmailSHA256   string
+	RequestedBy   string
+	Reason        string
+	SubmissionIDs []string
+	ErasedAt      time.Time
+}
+
+// PersonalData returns the submissions that hold address (normalised: lower
+// case, trimmed), oldest first, each with all its versions.
+func (s *Store) PersonalData(ctx context.Context, address string) ([]PersonalRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+submissionColumns+` FROM submission.submissions s
+		WHERE `+matchesAddress+` ORDER BY s.created_at, s.id`, address)
+	if err != nil {
+		return nil, fmt.Errorf("personal data: %w", err)
+	}
+	subs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Submission, error) { return scanSubmission(r) })
+	if err != nil {
+		return nil, fmt.Errorf("personal data: %w", err)
+	}
+	out := make([]PersonalRecord, 0, len(subs))
+	for _, sub := range subs {
+		versions, err := s.versions(ctx, sub.ConsultationID, sub.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PersonalRecord{Submission: sub, Versions: versions})
+	}
+	return out, nil
+}
+
+// versions returns every stored version of a submission with its receipt.
+func (s *Store) versions(ctx context.Context, consultationID, submissionID string) ([]PersonalVersion, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+versionColumns+`, r.receipt_id IS NOT NULL,
+			coalesce(r.receipt_id::text, ''), coalesce(r.seq, 0), coalesce(r.content_digest, ''::bytea),
+			coalesce(r.previous_digest, ''::bytea), coalesce(r.chain_digest, ''::bytea), coalesce(r.issued_at, v.created_at)
+		FROM submission.submission_versions v
+		LEFT JOIN submission.receipts r ON r.submission_id = v.submission_id AND r.version = v.version
+		WHERE v.submission_id = $1 ORDER BY v.version`, submissionID)
+	if err != nil {
+		return nil, fmt.Errorf("versions of %s: %w", submissionID, err)
+	}
+	defer rows.Close()
+	var out []PersonalVersion
+	for rows.Next() {
+		var pv PersonalVersion
+		var answers []byte
+		var hasReceipt bool
+		var rc domain.Receipt
+		v := &pv.Content
+		v.ConsultationID = consultationID
+		r := &v.Respondent
+		if err := rows.Scan(&v.SubmissionID, &v.Version, &r.StakeholderType, &r.Country, &r.Region, &r.OrganisationName,
+			&r.PersonName, &r.TransparencyRegisterID, &r.ContactEmail, &v.Language, &answers, &v.Publication, &v.Withdrawn,
+			&v.CreatedAt, &pv.Erased, &hasReceipt, &rc.ID, &rc.Sequence, &rc.ContentDigest, &rc.PreviousDigest,
+			&rc.ChainDigest, &rc.IssuedAt); err != nil {
+			return nil, fmt.Errorf("versions of %s: %w", submissionID, err)
+		}
+		if err := json.Unmarshal(answers, &v.Answers); err != nil {
+			return nil, fmt.Errorf("decode answers of %s v%d: %w", submissionID, v.Version, err)
+		}
+		if hasReceipt {
+			rc.ConsultationID, rc.SubmissionID, rc.Version = consultationID, submissionID, v.Version
+			pv.Receipt = &rc
+		}
+		out = append(out, pv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("versions of %s: %w", submissionID, err)
+	}
+	return out, nil
+}
+
+// Erasures returns the audit records of erasures of the address whose
+// SHA-256 is emailSHA256, oldest first.
+func (s *Store) Erasures(ctx context.Context, emailSHA256 string) ([]ErasureRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id::text, email_sha256, requested_by, reason, submission_ids::text[], erased_at
+		FROM submission.erasures WHERE email_sha256 = $1 ORDER BY erased_at, id`, emailSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("erasures: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ErasureRecord, error) {
+		var e ErasureRecord
+		err := r.Scan(&e.ID, &e.EmailSHA256, &e.RequestedBy, &e.Reason, &e.SubmissionIDs, &e.ErasedAt)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("erasures: %w", err)
+	}
+	return out, nil
+}
+
+// ErasedSubmission is a submission an erasure overwrote.
+type ErasedSubmission struct {
+	ID, ConsultationID string
+	Version            int64
+	// Individual: an individual's submission, whose texts were removed too.
+	Individual bool
+}
+
+// EraseFunc makes the events of an erasure once the store knows which
+// submissions it covers.
+type EraseFunc func(erased []ErasedSubmission) ([]*eventsv1.Envelope, error)
+
+// Erase overwrites the personal data held about address (normalised) in one
+// transaction: contact address and person's name in every submission that
+// holds it and in all their versions; for individuals also the organisation
+// name and the texts of text answers and file answers (choices, scales and
+// rankings stay); the request hash and the author's account link, which tie
+// a submission to a person; the address's mail waiting in the mail outbox;
+// and the texts of individuals in the events of the outbox, published or
+// not, so that neither this schema nor a later publication carries them.
+// Versions and receipts are kept: the rows are marked erased, and
+// verification takes their stored digests as authoritative. rec is written
+// as the audit record, with the ids of the submissions filled in, and the
+// events made by events are added to the outbox. Erase returns nil, nil
+// when nothing is held about the address, and writes nothing then.
+func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, makeEvents EraseFunc) ([]ErasedSubmission, error) {
+	var erased []ErasedSubmission
+	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		erased = nil
+		rows, err := tx.Query(ctx, `SELECT s.id::text, s.consultation_id::text, s.version,
+				s.stakeholder_type = $2 OR EXISTS (SELECT 1 FROM submission.submission_versions v
+					WHERE v.submission_id = s.id AND v.stakeholder_type = $2)
+			FROM submission.submissions s WHERE `+matchesAddress+` ORDER BY s.id FOR UPDATE OF s`, address, StakeholderIndividual)
+		if err != nil {
+			return fmt.Errorf("erase: find submissions: %w", err)
+		}
+		erased, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ErasedSubmission, error) {
+			var e ErasedSubmission
+			err := r.Scan(&e.ID, &e.ConsultationID, &e.Version, &e.Individual)
+			return e, err
+		})
+		if err != nil {
+			return fmt.Errorf("erase: find submissions: %w", err)
+		}
+		if len(erased) == 0 {
+			return nil
+		}
+		var all, individuals []string
+		for _, e := range erased {
+			all = append(all, e.ID)
+			if e.Individual {
+				individuals = append(individuals, e.ID)
+			}
+		}
+		// Texts of individuals: the "text" of text answers and the
+		// "blob_id" of file answers go; everything else of an answer stays.
+		const scrubAnswers = `(SELECT coalesce(jsonb_agg(CASE a->>'kind' WHEN 'text' THEN a - 'text'
+				WHEN 'file' THEN a - 'blob_id' ELSE a END ORDER BY t.ord), '[]'::jsonb)
+			FROM jsonb_array_elements(answers) WITH ORDINALITY AS t(a, ord))`
+		if _, err := tx.Exec(ctx, `UPDATE submission.submissions
+			SET contact_email = '', person_name = '', created_by = '', request_hash = NULL,
+			    organisation_name = CASE WHEN id = ANY($2::uuid[]) THEN '' ELSE organisation_name END,
+			    answers = CASE WHEN id = ANY($2::uuid[]) THEN `+scrubAnswers+` ELSE answers END,
+			    erased_at = $3, updated_at = $3
+			WHERE id = ANY($1::uuid[])`, all, individuals, rec.ErasedAt); err != nil {
+			return fmt.Errorf("erase: submissions: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE submission.submission_versions
+			SET contact_email = '', person_name = '',
+			    organisation_name = CASE WHEN submission_id = ANY($2::uuid[]) THEN '' ELSE organisation_name END,
+			    answers = CASE WHEN submission_id = ANY($2::uuid[]) THEN `+scrubAnswers+` ELSE answers END,
+			    erased_at = $3
+			WHERE submission_id = ANY($1::uuid[])`, all, individuals, rec.ErasedAt); err != nil {
+			return fmt.Errorf("erase: versions: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM submission.mail_outbox WHERE lower(to_address) = $1`, address); err != nil {
+			return fmt.Errorf("erase: mail outbox: %w", err)
+		}
+		if err := scrubOutbox(ctx, tx, individuals); err != nil {
+			return err
+		}
+		rec.SubmissionIDs = all
+		if _, err := tx.Exec(ctx, `INSERT INTO submission.erasures
+			(id, email_sha256, requested_by, reason, submission_ids, erased_at) VALUES ($1,$2,$3,$4,$5::uuid[],$6)`,
+			rec.ID, rec.EmailSHA256, rec.RequestedBy, rec.Reason, rec.SubmissionIDs, rec.ErasedAt); err != nil {
+			return fmt.Errorf("erase: audit record: %w", err)
+		}
+		envs, err := makeEvents(erased)
+		if err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, Schema, envs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return erased, nil
+}
+
+// snapshotEvents are the events that carry a submission snapshot, which may
+// hold an individual's texts.
+var snapshotEvents = map[string]func() snapshotCarrier{
+	events.SubmissionReceived:  func() snapshotCarrier { return &submissionv1.SubmissionReceivedEvent{} },
+	events.SubmissionConfirmed: func() snapshotCarrier { return &submissionv1.SubmissionConfirmedEvent{} },
+	events.SubmissionUpdated:   func() snapshotCarrier { return &submissionv1.SubmissionUpdatedEvent{} },
+	events.SubmissionWithdrawn: func() snapshotCarrier { return &submissionv1.SubmissionWithdrawnEvent{} },
+	events.SubmissionExpired:   func() snapshotCarrier { return &submissionv1.SubmissionExpiredEvent{} },
+}
+
+type snapshotCarrier interface {
+	proto.Message
+	GetSubmission() *submissionv1.SubmissionSnapshot
+}
+
+// scrubOutbox removes the texts of the individuals' submissions ids from the
+// events of the outbox: unpublished events then leave without them, and
+// published ones no longer keep them here. (What the stream already holds
+// is dropped by its readers on consulta.submission.erased.) The rows are
+// found by the submission id in their payload and checked by decoding.
+func scrubOutbox(ctx context.Context, tx pgx.Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	subjects := make([]string, 0, len(snapshotEvents))
+	for s := range snapshotEvents {
+		subjects = append(subjects, s)
+	}
+	rows, err := tx.Query(ctx, `SELECT seq, payload FROM submission.outbox
+		WHERE subject = ANY($1) AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS id
+			WHERE position(convert_to(id, 'UTF8') IN payload) > 0)
+		ORDER BY seq FOR UPDATE`, subjects, ids)
+	if err != nil {
+		return fmt.Errorf("erase: outbox: %w", err)
+	}
+	type row struct {
+		seq     int64
+		payload []byte
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.seq, &x.payload)
+		return x, err
+	})
+	if err != nil {
+		return fmt.Errorf("erase: outbox: %w", err)
+	}
+	wanted := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		wanted[id] = true
+	}
+	for _, x := range found {
+		env, err := events.Unmarshal(x.payload)
+		if err != nil {
+			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
+		}
+		newPayload, ok := snapshotEvents[env.GetType()]
+		if !ok || !wanted[env.GetAggregateId()] {
+			continue
+		}
+		ev := newPayload()
+		if err := events.Payload(env, ev); err != nil {
+			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
+		}
+		scrubSnapshot(ev.GetSubmission())
+		if env.Payload, err = anypb.New(ev); err != nil {
+			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
+		}
+		b, err := events.Marshal(env)
+		if err != nil {
+			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE submission.outbox SET payload = $2 WHERE seq = $1`, x.seq, b); err != nil {
+			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
+		}
+	}
+	return nil
+}
+
+// scrubSnapshot removes what an erasure removes from an individual's
+// submission: the organisation name and the texts of text and file answers.
+func scrubSnapshot(s *submissionv1.SubmissionSnapshot) {
+	if s == nil {
+		return
+	}
+	s.OrganisationName = ""
+	for _, a := range s.GetAnswers() {
+		switch a.GetValue().(type) {
+		case *submissionv1.Answer_Text:
+			a.Value = &submissionv1.Answer_Text{}
+		case *submissionv1.Answer_File:
+			a.Value = &submissionv1.Answer_File{File: &submissionv1.FileRef{}}
+		}
+	}
+}
