@@ -139,10 +139,32 @@ func TestBadSubmissionsAreRefusedAndWriteNothing(t *testing.T) {
 		{"not a country", stakeholder, func(r *submissionv1.CreateSubmissionRequest) {
 			r.Respondent.Country = "XX"
 		}, codes.InvalidArgument, []string{"respondent.country"}},
+		{"transparency register number malformed", stakeholder, func(r *submissionv1.CreateSubmissionRequest) {
+			r.Respondent.TransparencyRegisterId = "12345"
+		}, codes.InvalidArgument, []string{"respondent.transparency_register_id"}},
+		{"contact address malformed", stakeholder, func(r *submissionv1.CreateSubmissionRequest) {
+			r.Respondent.ContactEmail = "not an address"
+		}, codes.InvalidArgument, []string{"respondent.contact_email"}},
+		{"name over its limit", stakeholder, func(r *submissionv1.CreateSubmissionRequest) {
+			r.Respondent.PersonName = strings.Repeat("n", 201)
+		}, codes.InvalidArgument, []string{"respondent.person_name"}},
+		{"idempotency key over its limit", stakeholder, func(r *submissionv1.CreateSubmissionRequest) {
+			r.IdempotencyKey = strings.Repeat("k", 129)
+		}, codes.InvalidArgument, []string{"idempotency_key"}},
+		{"publication that does not exist", stakeholder, func(r *submissionv1.CreateSubmissionRequest) {
+			r.Publication = 42
+		}, codes.InvalidArgument, []string{"publication"}},
+		{"scale answer to a text question", stakeholder, func(r *submissionv1.CreateSubmissionRequest) {
+			r.Answers[0].Value = &submissionv1.Answer_Scale{Scale: 3}
+		}, codes.InvalidArgument, []string{"answers[0]", "takes a text answer"}},
+		{"file that was never uploaded", stakeholder, func(r *submissionv1.CreateSubmissionRequest) {
+			r.Answers[0].Value = &submissionv1.Answer_File{File: &submissionv1.FileRef{BlobId: "nope"}}
+		}, codes.InvalidArgument, []string{"answers[0]"}},
 		{"expired token", expired, nil, codes.Unauthenticated, []string{"expired"}},
 		{"forged token", forgedToken(t), nil, codes.Unauthenticated, []string{"authorization"}},
 	}
-	before := countRows(t, h.pool, "submission.submissions")
+	before := countRows(t, h.pool, "submission.submissions") + countRows(t, h.pool, "submission.submission_versions") +
+		countRows(t, h.pool, "submission.receipts") + countRows(t, h.pool, "submission.mail_outbox")
 	outboxBefore := countRows(t, h.pool, "submission.outbox")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,7 +184,8 @@ func TestBadSubmissionsAreRefusedAndWriteNothing(t *testing.T) {
 			}
 		})
 	}
-	if after := countRows(t, h.pool, "submission.submissions"); after != before {
+	if after := countRows(t, h.pool, "submission.submissions") + countRows(t, h.pool, "submission.submission_versions") +
+		countRows(t, h.pool, "submission.receipts") + countRows(t, h.pool, "submission.mail_outbox"); after != before {
 		t.Errorf("bad submissions wrote %d rows", after-before)
 	}
 	if after := countRows(t, h.pool, "submission.outbox"); after != outboxBefore {
