@@ -6,6 +6,7 @@
 //	consulta token     mint a development token
 //	consulta consultation create|update|export   consultations as YAML files
 //	consulta api       call any RPC with a JSON request
+//	consulta audit     check the chain of receipts of a consultation
 //
 // This package reads flags and the environment and wires; the work is done in
 // pkg/platform and services/.
@@ -43,6 +44,8 @@ Usage:
   consulta consultation create -f FILE | update -f FILE --id ID | export ID
                                      keep a consultation in a YAML file
   consulta api SERVICE.METHOD [JSON] call any RPC (consulta api list)
+  consulta audit verify --consultation ID [--database-url URL]
+                                     check a consultation's chain of receipts
 
 Run "consulta <command> -h" for the flags of a command.
 `
@@ -66,6 +69,8 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runConsultation(ctx, rest, stdout, stderr)
 	case "api":
 		return runAPI(ctx, rest, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

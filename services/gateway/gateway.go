@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/consulta-platform/consulta/docs/openapi"
+	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/services/consultation"
 	"github.com/consulta-platform/consulta/services/submission"
 	"github.com/consulta-platform/consulta/services/summary"
@@ -61,6 +62,11 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	}
 	root := http.NewServeMux()
 	root.Handle("/v1/", mux)
+	// Open data as file downloads, which grpc-gateway's stream rendering is not.
+	root.Handle("GET /v1/consultations/{id}/open-data.csv", openDataDownload(mux, cfg.Upstreams.Submission,
+		submissionv1.OpenDataFormat_OPEN_DATA_FORMAT_CSV, "text/csv; charset=utf-8", "csv"))
+	root.Handle("GET /v1/consultations/{id}/open-data.ndjson", openDataDownload(mux, cfg.Upstreams.Submission,
+		submissionv1.OpenDataFormat_OPEN_DATA_FORMAT_NDJSON, "application/x-ndjson", "ndjson"))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

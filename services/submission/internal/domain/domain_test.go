@@ -77,9 +77,9 @@ func TestCheckRefuses(t *testing.T) {
 		{"ranking too short", func(s *Submission) { s.Answers[4].Options = []string{"x"} }, "answers[4].ranking.option_ids"},
 		{"ranking repeats an option", func(s *Submission) { s.Answers[4].Options = []string{"x", "x"} }, "answers[4].ranking.option_ids[1]"},
 		{"ranking unknown option", func(s *Submission) { s.Answers[4].Options = []string{"x", "q"} }, "answers[4].ranking.option_ids[1]"},
-		{"file answers wait for uploads", func(s *Submission) {
-			s.Answers = append(s.Answers, Answer{QuestionID: "paper", Kind: AnswerFile, BlobID: "b1"})
-		}, "answers[5].file"},
+		{"file answer without a document", func(s *Submission) {
+			s.Answers = append(s.Answers, Answer{QuestionID: "paper", Kind: AnswerFile})
+		}, "answers[5].file.blob_id"},
 		{"outside the audience", func(s *Submission) { s.Respondent.StakeholderType = "private_sector" }, "respondent.stakeholder_type"},
 		{"language not offered", func(s *Submission) { s.Language = "fr" }, "language"},
 		{"not a language", func(s *Submission) { s.Language = "??" }, "language"},
@@ -119,5 +119,17 @@ func TestAccepts(t *testing.T) {
 		if err := c.Accepts(now); !errors.As(err, &e) || e.Kind != kind {
 			t.Errorf("status %s: %v, want kind %v", status, err, kind)
 		}
+	}
+}
+
+func TestFileAnswersAreListedForTheCaller(t *testing.T) {
+	s := valid()
+	s.Answers = append(s.Answers, Answer{QuestionID: "paper", Kind: AnswerFile, BlobID: "b1"})
+	if err := questionnaire.Check(&s); err != nil {
+		t.Fatal(err)
+	}
+	files := questionnaire.FileAnswers(s)
+	if len(files) != 1 || files[0].BlobID != "b1" || files[0].MaxBytes != 1<<20 || files[0].Field != "answers[5].file.blob_id" {
+		t.Errorf("file answers: %+v", files)
 	}
 }
