@@ -8,7 +8,7 @@ PROTOVALIDATE_VERSION  := v1.2.2
 GOBIN ?= $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build test test-short generate protodeps lint tools check-generated dev fmt fuzz fuzz-smoke breaking
+.PHONY: all build test test-short generate protodeps lint tools check-generated dev fmt bench-export fuzz fuzz-smoke breaking
 
 all: build
 
@@ -28,6 +28,11 @@ fuzz-smoke:
 ## fuzz: the same targets for longer (FUZZTIME=10m make fuzz).
 fuzz:
 	$(MAKE) fuzz-smoke FUZZTIME=$(or $(FUZZLONG),5m)
+
+## bench-export: the open-data export of 1,000,000 submissions as CSV and NDJSON,
+## with the Go heap's peak (CONSULTA_BENCH_ROWS=N for another size).
+bench-export:
+	go test -run '^$$' -bench OpenDataExport -benchtime 1x -timeout 60m -v ./services/submission/internal/app/
 
 ## tools: install buf and the protoc plugins at pinned versions.
 tools:

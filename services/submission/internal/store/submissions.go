@@ -299,8 +299,12 @@ func (s *Store) Receipt(ctx context.Context, id string) (r domain.Receipt, prev,
 // its personal data was overwritten, so its content digest cannot be
 // recomputed.
 func (s *Store) Version(ctx context.Context, consultationID, submissionID string, version int64) (v domain.VersionContent, erased bool, err error) {
-	return scanVersion(s.pool.QueryRow(ctx, `SELECT `+versionColumns+` FROM submission.submission_versions v
+	v, erased, err = scanVersion(s.pool.QueryRow(ctx, `SELECT `+versionColumns+` FROM submission.submission_versions v
 		WHERE submission_id = $1 AND version = $2`, submissionID, version), consultationID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, false, apperr.NotFound("version", "version %d of submission %s not found", version, submissionID)
+	}
+	return v, erased, err
 }
 
 const versionColumns = `v.submission_id, v.version, v.stakeholder_type, v.country, v.region, v.organisation_name, v.person_name,
