@@ -110,4 +110,3 @@ func optionIDs(os []*consultationv1.Option) []string {
 	}
 	return out
 }
-

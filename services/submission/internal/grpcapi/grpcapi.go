@@ -15,8 +15,8 @@ import (
 
 	"github.com/consulta-platform/consulta/pkg/apperr"
 	"github.com/consulta-platform/consulta/pkg/auth"
-	"github.com/consulta-platform/consulta/pkg/geo"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
+	"github.com/consulta-platform/consulta/pkg/geo"
 	"github.com/consulta-platform/consulta/services/submission/internal/app"
 	"github.com/consulta-platform/consulta/services/submission/internal/domain"
 	"github.com/consulta-platform/consulta/services/submission/internal/store"

@@ -378,9 +378,9 @@ const versionColumnsNullable = `v.stakeholder_type, v.country, v.region, v.organ
 
 type nullableVersion struct {
 	stakeholderType, country, region, organisation, person, register, email, language, publication *string
-	answers                                                                                         []byte
-	withdrawn, erased                                                                               *bool
-	createdAt                                                                                       *time.Time
+	answers                                                                                        []byte
+	withdrawn, erased                                                                              *bool
+	createdAt                                                                                      *time.Time
 }
 
 func (n nullableVersion) content(r *domain.Receipt) (domain.VersionContent, error) {
