@@ -3,6 +3,7 @@ package platform_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -242,12 +243,16 @@ func TestEmailConfirmation(t *testing.T) {
 	if _, err := ss.ConfirmSubmission(context.Background(), &submissionv1.ConfirmSubmissionRequest{Token: token + "x"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("a tampered token: %v", err)
 	}
-	confirmed, err := ss.ConfirmSubmission(context.Background(), &submissionv1.ConfirmSubmissionRequest{Token: token})
-	if err != nil || confirmed.GetSubmission().GetStatus() != submissionv1.SubmissionStatus_SUBMISSION_STATUS_ACTIVE {
-		t.Fatalf("confirm: %v %+v", err, confirmed)
+	// The link in the mail, followed in a browser.
+	link := h.base + "/confirm?token=" + url.QueryEscape(token)
+	if code, page := h.rest("GET", strings.TrimPrefix(link, h.base), "", nil, nil); code != 200 || !strings.Contains(page, "Submission confirmed") {
+		t.Fatalf("following the link: %d %s", code, page)
+	}
+	if code, page := h.rest("GET", strings.TrimPrefix(link, h.base), "", nil, nil); code != 400 || !strings.Contains(page, "already used") {
+		t.Errorf("following the link twice: %d %s", code, page)
 	}
 	if _, err := ss.ConfirmSubmission(context.Background(), &submissionv1.ConfirmSubmissionRequest{Token: token}); status.Code(err) != codes.FailedPrecondition {
-		t.Errorf("the link used twice: %v", err)
+		t.Errorf("the token used again over gRPC: %v", err)
 	}
 	eventually(t, 10*time.Second, "the confirmed submission counts", func() error {
 		if n := total(); n != 1 {

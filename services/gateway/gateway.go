@@ -67,6 +67,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		submissionv1.OpenDataFormat_OPEN_DATA_FORMAT_CSV, "text/csv; charset=utf-8", "csv"))
 	root.Handle("GET /v1/consultations/{id}/open-data.ndjson", openDataDownload(mux, cfg.Upstreams.Submission,
 		submissionv1.OpenDataFormat_OPEN_DATA_FORMAT_NDJSON, "application/x-ndjson", "ndjson"))
+	root.Handle("GET /confirm", confirmSubmission(cfg.Upstreams.Submission))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
