@@ -30,6 +30,7 @@ import (
 type harness struct {
 	t        *testing.T
 	base     string // http://host:port
+	blobDir  string
 	natsURL  string
 	grpcConn *grpc.ClientConn
 	key      *auth.DevKey
@@ -57,6 +58,7 @@ func startPlatformWith(t *testing.T, change func(*platformConfig)) *harness {
 	jobsCfg := jobs.Config{RedisURL: testenv.RedisURL(t), QueuePrefix: testenv.UniqueName(t) + ":"}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	natsURL := testenv.NATS(t)
+	blobDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := platform.Config{
 		Services:          platform.AllServices,
@@ -72,7 +74,7 @@ func startPlatformWith(t *testing.T, change func(*platformConfig)) *harness {
 		Migrate:           true,
 		SigningKey:        testSigningKey,
 		DisableRateLimits: true,
-		BlobStoreURL:      "file://" + t.TempDir(),
+		BlobStoreURL:      "file://" + blobDir,
 		Logger:            log,
 	}
 	if change != nil {
@@ -84,7 +86,7 @@ func startPlatformWith(t *testing.T, change func(*platformConfig)) *harness {
 		cancel()
 		t.Fatalf("platform.New: %v", err)
 	}
-	h := &harness{t: t, base: "http://" + p.HTTPAddr(), natsURL: natsURL, key: key, jobs: jobsCfg, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, base: "http://" + p.HTTPAddr(), natsURL: natsURL, blobDir: blobDir, key: key, jobs: jobsCfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- p.Run(ctx) }()
 	t.Cleanup(h.stop)
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -421,5 +423,45 @@ func TestPositionPapers(t *testing.T) {
 	}
 	if err := submit(upBig.GetFile().GetBlobId()); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "at most 400") {
 		t.Errorf("a paper over the question's limit: %v", err)
+	}
+}
+
+// TestErasureRemovesAnIndividualsPaper: the document an individual attached
+// goes with their personal data, bytes included.
+func TestErasureRemovesAnIndividualsPaper(t *testing.T) {
+	t.Parallel()
+	h := startPlatform(t)
+	id := openConsultationWith(t, h, func(r *consultationv1.CreateConsultationRequest) {
+		r.Questions = append(r.Questions, &consultationv1.Question{Id: "paper", Text: es("Documento"),
+			Kind: &consultationv1.Question_FileQuestion{FileQuestion: &consultationv1.FileQuestion{MaxBytes: 1 << 20}}})
+	})
+	ss := submissionv1.NewSubmissionServiceClient(h.grpcConn)
+	pdf := []byte("%PDF-1.7\nMi documento personal.\n%%EOF\n")
+	up, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: pdf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := up.GetFile().GetBlobId()
+	if _, err := ss.CreateSubmission(context.Background(), &submissionv1.CreateSubmissionRequest{
+		ConsultationId: id, Language: "es",
+		Respondent: &submissionv1.Respondent{StakeholderType: "individual", Country: "PY", PersonName: "Rosa Ruiz", ContactEmail: "rosa@example.org"},
+		Answers: append(answer("Mi opinión personal."), &submissionv1.Answer{QuestionId: "paper",
+			Value: &submissionv1.Answer_File{File: &submissionv1.FileRef{BlobId: key}}}),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	blobPath := filepath.Join(h.blobDir, key[:2], key[2:4], key)
+	if _, err := os.Stat(blobPath); err != nil {
+		t.Fatalf("the paper is not where the filesystem store keeps it: %v", err)
+	}
+	sec := h.grpcCtx(h.token(auth.RoleSecretariat, "", "dpo"))
+	if _, err := ss.ErasePersonalData(sec, &submissionv1.ErasePersonalDataRequest{Email: "Rosa@Example.org", Reason: "request DP-7"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(blobPath); !os.IsNotExist(err) {
+		t.Errorf("the paper's bytes survive the erasure: %v", err)
+	}
+	if n := countRows(t, h.pool, "submission.documents"); n != 0 {
+		t.Errorf("%d documents remain", n)
 	}
 }

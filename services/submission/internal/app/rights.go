@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"strings"
 
 	"github.com/google/uuid"
@@ -126,7 +127,7 @@ func (a *App) ErasePersonalData(ctx context.Context, p auth.Principal, email, re
 		ID: uuid.Must(uuid.NewV7()).String(), EmailSHA256: EmailSHA256(addr), RequestedBy: p.Subject,
 		Reason: reason, ErasedAt: now,
 	}
-	erased, err := a.store.Erase(ctx, addr, rec, func(erased []store.ErasedSubmission) ([]*eventsv1.Envelope, error) {
+	erased, blobs, err := a.store.Erase(ctx, addr, rec, func(erased []store.ErasedSubmission) ([]*eventsv1.Envelope, error) {
 		envs := make([]*eventsv1.Envelope, 0, len(erased))
 		for _, e := range erased {
 			env, err := events.New(events.SubmissionErased,
@@ -144,6 +145,17 @@ func (a *App) ErasePersonalData(ctx context.Context, p auth.Principal, email, re
 	}
 	if len(erased) == 0 {
 		return Erasure{}, apperr.NotFound("email", "nothing held about this address")
+	}
+	// The individuals' own documents: their rows are gone, the bytes go now.
+	// A failure here leaves bytes nobody references, which a retry of the
+	// erasure cannot find again: log it loudly for the operator.
+	for _, key := range blobs {
+		if a.cfg.Blobs == nil {
+			break
+		}
+		if err := a.cfg.Blobs.Delete(ctx, key); err != nil {
+			slog.ErrorContext(ctx, "erasure: document bytes not deleted; delete them by hand", "blob_key", key, "err", err)
+		}
 	}
 	for _, e := range erased {
 		rec.SubmissionIDs = append(rec.SubmissionIDs, e.ID)

@@ -16,6 +16,7 @@ import (
 // BlobStore keeps uploaded documents.
 type BlobStore interface {
 	Put(ctx context.Context, r io.Reader, size int64, mediaType string) (blobstore.Blob, error)
+	Delete(ctx context.Context, key string) error
 }
 
 // Upload stores a position paper for a consultation that takes submissions.

@@ -168,10 +168,15 @@ type EraseFunc func(erased []ErasedSubmission) ([]*eventsv1.Envelope, error)
 // as the audit record, with the ids of the submissions filled in, and the
 // events made by events are added to the outbox. Erase returns nil, nil
 // when nothing is held about the address, and writes nothing then.
-func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, makeEvents EraseFunc) ([]ErasedSubmission, error) {
+//
+// Documents that only the individuals' submissions referenced lose their
+// row in submission.documents; their blob keys are returned for the caller
+// to delete from the blob store once the transaction has committed.
+func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, makeEvents EraseFunc) ([]ErasedSubmission, []string, error) {
 	var erased []ErasedSubmission
+	var orphanBlobs []string
 	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		erased = nil
+		erased, orphanBlobs = nil, nil
 		rows, err := tx.Query(ctx, `SELECT s.id::text, s.consultation_id::text, s.version,
 				s.stakeholder_type = $2 OR EXISTS (SELECT 1 FROM submission.submission_versions v
 					WHERE v.submission_id = s.id AND v.stakeholder_type = $2)
@@ -197,6 +202,17 @@ func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, ma
 				individuals = append(individuals, e.ID)
 			}
 		}
+		// The documents the individuals attached, before their references go.
+		blobRows, err := tx.Query(ctx, `SELECT DISTINCT a->>'blob_id' FROM submission.submission_versions v,
+				jsonb_array_elements(v.answers) a
+			WHERE v.submission_id = ANY($1::uuid[]) AND a->>'kind' = 'file' AND a->>'blob_id' <> ''`, individuals)
+		if err != nil {
+			return fmt.Errorf("erase: documents: %w", err)
+		}
+		blobs, err := pgx.CollectRows(blobRows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("erase: documents: %w", err)
+		}
 		// Texts of individuals: the "text" of text answers and the
 		// "blob_id" of file answers go; everything else of an answer stays.
 		const scrubAnswers = `(SELECT coalesce(jsonb_agg(CASE a->>'kind' WHEN 'text' THEN a - 'text'
@@ -218,6 +234,18 @@ func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, ma
 			WHERE submission_id = ANY($1::uuid[])`, all, individuals, rec.ErasedAt); err != nil {
 			return fmt.Errorf("erase: versions: %w", err)
 		}
+		// A document nobody else attached is the individual's alone: it goes.
+		for _, key := range blobs {
+			tag, err := tx.Exec(ctx, `DELETE FROM submission.documents d WHERE d.blob_key = $1 AND NOT EXISTS (
+				SELECT 1 FROM submission.submission_versions v, jsonb_array_elements(v.answers) a
+				WHERE a->>'kind' = 'file' AND a->>'blob_id' = $1)`, key)
+			if err != nil {
+				return fmt.Errorf("erase: document %s: %w", key, err)
+			}
+			if tag.RowsAffected() > 0 {
+				orphanBlobs = append(orphanBlobs, key)
+			}
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM submission.mail_outbox WHERE lower(to_address) = $1`, address); err != nil {
 			return fmt.Errorf("erase: mail outbox: %w", err)
 		}
@@ -237,9 +265,9 @@ func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, ma
 		return outbox.Add(ctx, tx, Schema, envs...)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return erased, nil
+	return erased, orphanBlobs, nil
 }
 
 // snapshotEvents are the events that carry a submission snapshot, which may
