@@ -42,6 +42,10 @@ import (
 	"github.com/consulta-platform/consulta/services/worker"
 )
 
+// MaxMessageBytes is the largest gRPC message the servers take and the
+// gateway sends.
+const MaxMessageBytes = 32 << 20
+
 // AllServices are the services a process can run, in start order.
 var AllServices = []string{consultation.Name, submission.Name, summary.Name, worker.Name, gateway.Name}
 
@@ -280,7 +284,10 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 	if err != nil {
 		return fmt.Errorf("token verifier: %w", err)
 	}
-	p.grpc, err = grpcserver.New(grpcserver.Config{Logger: p.log, Verifier: verifier, Policy: policy, Registerer: reg})
+	p.grpc, err = grpcserver.New(grpcserver.Config{Logger: p.log, Verifier: verifier, Policy: policy, Registerer: reg,
+		// Position papers arrive in one message: room for the largest
+		// document (25 MiB) and its envelope.
+		ServerOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes)}})
 	if err != nil {
 		return err
 	}
@@ -342,7 +349,8 @@ func (p *Platform) buildGateway(ctx context.Context) error {
 		if addr == "" {
 			return nil, fmt.Errorf("gateway needs the address of the %s service (it does not run in this process)", name)
 		}
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(MaxMessageBytes), grpc.MaxCallRecvMsgSize(MaxMessageBytes)))
 		if err != nil {
 			return nil, fmt.Errorf("gateway: dial %s at %s: %w", name, addr, err)
 		}

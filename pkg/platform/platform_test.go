@@ -90,7 +90,8 @@ func startPlatformWith(t *testing.T, change func(*platformConfig)) *harness {
 	go func() { h.done <- p.Run(ctx) }()
 	t.Cleanup(h.stop)
 
-	h.grpcConn, err = grpc.NewClient(p.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	h.grpcConn, err = grpc.NewClient(p.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(platform.MaxMessageBytes)))
 	if err != nil {
 		t.Fatal(err)
 	}

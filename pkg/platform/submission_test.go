@@ -396,6 +396,16 @@ func TestPositionPapers(t *testing.T) {
 	if up.GetMediaType() != "application/pdf" || up.GetSizeBytes() != int64(len(pdf)) {
 		t.Errorf("upload: %+v", up)
 	}
+	// A paper of 20 MiB fits in one message; one over 25 MiB is refused by size.
+	large := append(append([]byte("%PDF-1.4\n"), make([]byte, 20<<20)...), []byte("\n%%EOF\n")...)
+	if _, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: large}); err != nil {
+		t.Errorf("upload 20 MiB: %v", err)
+	}
+	huge := make([]byte, 26<<20)
+	if _, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: huge}); status.Code(err) != codes.InvalidArgument ||
+		!strings.Contains(err.Error(), "content") {
+		t.Errorf("upload 26 MiB: %v", err)
+	}
 	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 64)...)
 	if _, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: png}); status.Code(err) != codes.InvalidArgument ||
 		!strings.Contains(err.Error(), "content") {
