@@ -128,6 +128,18 @@ func Payload(env *eventsv1.Envelope, dst proto.Message) error {
 	return nil
 }
 
+// Decode returns the payload of env as the message type it names, from the
+// types the generated code registers. Consumers then ask for what they need
+// by interface (interface{ GetConsultation() *consultationv1.Consultation }),
+// so no list of event types is kept by hand next to the catalogue.
+func Decode(env *eventsv1.Envelope) (proto.Message, error) {
+	m, err := env.GetPayload().UnmarshalNew()
+	if err != nil {
+		return nil, fmt.Errorf("event %s (%s): payload: %w", env.GetId(), env.GetType(), err)
+	}
+	return m, nil
+}
+
 // EnsureStream creates the CONSULTA stream, or updates it to these settings.
 // File storage, because acknowledged events must survive a NATS restart.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/consumer"
@@ -69,32 +68,20 @@ func (s *Service) Run(ctx context.Context) error {
 	}, inbox.Handler(s.deps.Pool, store.Schema, SubmissionsConsumer, project))
 }
 
-// snapshotEvents are the submission events that carry a snapshot.
-var snapshotEvents = map[string]func() snapshotCarrier{
-	events.SubmissionReceived:  func() snapshotCarrier { return &submissionv1.SubmissionReceivedEvent{} },
-	events.SubmissionConfirmed: func() snapshotCarrier { return &submissionv1.SubmissionConfirmedEvent{} },
-	events.SubmissionUpdated:   func() snapshotCarrier { return &submissionv1.SubmissionUpdatedEvent{} },
-	events.SubmissionWithdrawn: func() snapshotCarrier { return &submissionv1.SubmissionWithdrawnEvent{} },
-	events.SubmissionExpired:   func() snapshotCarrier { return &submissionv1.SubmissionExpiredEvent{} },
-}
-
-type snapshotCarrier interface {
-	proto.Message
-	GetSubmission() *submissionv1.SubmissionSnapshot
-}
-
 // project applies one submission event to the counts: a submission counts
 // while it is active (accepted, confirmed when confirmation is required,
 // not withdrawn). Erasure changes no count: counts hold no personal data,
 // and the summary keeps no texts to drop.
 func project(ctx context.Context, tx pgx.Tx, env *eventsv1.Envelope) error {
-	newEvent, ok := snapshotEvents[env.GetType()]
-	if !ok {
-		return nil
-	}
-	ev := newEvent()
-	if err := events.Payload(env, ev); err != nil {
+	msg, err := events.Decode(env)
+	if err != nil {
 		return consumer.Permanent(err)
+	}
+	ev, ok := msg.(interface {
+		GetSubmission() *submissionv1.SubmissionSnapshot
+	})
+	if !ok {
+		return nil // an event without a snapshot: erased (no count changes)
 	}
 	s := ev.GetSubmission()
 	// A confirmation or expiry does not make a new version of the content,

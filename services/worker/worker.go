@@ -14,7 +14,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/consulta-platform/consulta/pkg/consumer"
 	"github.com/consulta-platform/consulta/pkg/events"
@@ -161,32 +160,25 @@ func (s *Service) onSubmission(ctx context.Context, env *eventsv1.Envelope) erro
 	return err
 }
 
-// consultationEvents are the events after which a public consultation may
-// miss texts: its publication, and every later change (an edit may add a
-// question, a reopening may follow an edit).
-var consultationEvents = map[string]func() consultationCarrier{
-	events.ConsultationPublished: func() consultationCarrier { return &consultationv1.ConsultationPublishedEvent{} },
-	events.ConsultationUpdated:   func() consultationCarrier { return &consultationv1.ConsultationUpdatedEvent{} },
-}
-
-// consultationCarrier is an event that carries a whole consultation.
-type consultationCarrier interface {
-	proto.Message
-	GetConsultation() *consultationv1.Consultation
-}
-
 // onConsultationChanged asks for the texts of a public consultation in every
 // language it offers but misses some text in: one translation job per
 // language and consultation version, so a redelivered event adds nothing and
 // a consultation whose texts are complete asks for nothing.
 func (s *Service) onConsultationChanged(ctx context.Context, env *eventsv1.Envelope) error {
-	newEvent, ok := consultationEvents[env.GetType()]
-	if !ok {
+	// After its publication, and after every later change (an edit may add
+	// a question), a public consultation may miss texts.
+	if t := env.GetType(); t != events.ConsultationPublished && t != events.ConsultationUpdated {
 		return nil
 	}
-	ev := newEvent()
-	if err := events.Payload(env, ev); err != nil {
+	msg, err := events.Decode(env)
+	if err != nil {
 		return consumer.Permanent(err)
+	}
+	ev, ok := msg.(interface {
+		GetConsultation() *consultationv1.Consultation
+	})
+	if !ok {
+		return consumer.Permanent(fmt.Errorf("event %s (%s) carries no consultation", env.GetId(), env.GetType()))
 	}
 	if ev.GetConsultation().GetStatus() == consultationv1.ConsultationStatus_CONSULTATION_STATUS_DRAFT {
 		return nil // drafts are translated when they are published

@@ -4,8 +4,6 @@ package app
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/events"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
+	"github.com/consulta-platform/consulta/pkg/pagetoken"
 	"github.com/consulta-platform/consulta/services/consultation/internal/domain"
 	"github.com/consulta-platform/consulta/services/consultation/internal/protoconv"
 	"github.com/consulta-platform/consulta/services/consultation/internal/store"
@@ -119,11 +118,11 @@ func (a *App) mayManageDialogue(ctx context.Context, p auth.Principal, d *domain
 
 // ListDialogues lists dialogues by start time.
 func (a *App) ListDialogues(ctx context.Context, area string, status domain.DialogueStatus, pageSize int, pageToken string) ([]domain.Dialogue, string, error) {
-	pos, err := decodePageToken(pageToken)
+	pos, err := pagetoken.Decode(pageToken)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := pageLimit(pageSize)
+	limit := pagetoken.Limit(pageSize, 50, 200)
 	ds, err := a.store.ListDialogues(ctx, store.DialogueFilter{
 		ThematicArea: area, Status: status, AfterStartsAt: pos.At, AfterID: pos.ID, Limit: limit + 1,
 	})
@@ -134,7 +133,7 @@ func (a *App) ListDialogues(ctx context.Context, area string, status domain.Dial
 	if len(ds) > limit {
 		ds = ds[:limit]
 		last := ds[limit-1]
-		next = encodePageToken(pagePosition{At: last.StartsAt, ID: last.ID})
+		next = pagetoken.Encode(pagetoken.Position{At: last.StartsAt, ID: last.ID})
 	}
 	return ds, next, nil
 }
@@ -320,7 +319,7 @@ func (a *App) applyChange(ctx context.Context, c *domain.Consultation, ch change
 // ListConsultations lists consultations by deadline. Drafts appear only to
 // those who manage them.
 func (a *App) ListConsultations(ctx context.Context, p auth.Principal, f store.ConsultationFilter, pageSize int, pageToken string) ([]domain.Consultation, string, error) {
-	pos, err := decodePageToken(pageToken)
+	pos, err := pagetoken.Decode(pageToken)
 	if err != nil {
 		return nil, "", err
 	}
@@ -335,7 +334,7 @@ func (a *App) ListConsultations(ctx context.Context, p auth.Principal, f store.C
 			return nil, "", err
 		}
 	}
-	limit := pageLimit(pageSize)
+	limit := pagetoken.Limit(pageSize, 50, 200)
 	f.AfterClosesAt, f.AfterID, f.Limit = pos.At, pos.ID, limit+1
 	cs, err := a.store.ListConsultations(ctx, f)
 	if err != nil {
@@ -345,48 +344,9 @@ func (a *App) ListConsultations(ctx context.Context, p auth.Principal, f store.C
 	if len(cs) > limit {
 		cs = cs[:limit]
 		last := cs[limit-1]
-		next = encodePageToken(pagePosition{At: last.ClosesAt, ID: last.ID})
+		next = pagetoken.Encode(pagetoken.Position{At: last.ClosesAt, ID: last.ID})
 	}
 	return cs, next, nil
-}
-
-// pagePosition is the keyset position a page token carries.
-type pagePosition struct {
-	At time.Time `json:"t"`
-	ID string    `json:"i"`
-}
-
-func encodePageToken(p pagePosition) string {
-	b, _ := json.Marshal(p)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodePageToken(tok string) (pagePosition, error) {
-	var p pagePosition
-	if tok == "" {
-		return p, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err == nil {
-		err = json.Unmarshal(b, &p)
-	}
-	if err == nil {
-		_, err = uuid.Parse(p.ID)
-	}
-	if err != nil {
-		return p, apperr.Invalid("page_token", "not a page token this service issued")
-	}
-	return p, nil
-}
-
-func pageLimit(size int) int {
-	switch {
-	case size <= 0:
-		return 50
-	case size > 200:
-		return 200
-	}
-	return size
 }
 
 func dialogueEvent(eventType string, d domain.Dialogue, previousStartsAt time.Time, now time.Time) (*eventsv1.Envelope, error) {

@@ -3,16 +3,12 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/consulta-platform/consulta/pkg/apperr"
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/pagetoken"
 	"github.com/consulta-platform/consulta/services/submission/internal/domain"
 	"github.com/consulta-platform/consulta/services/submission/internal/store"
 )
@@ -71,14 +67,11 @@ func (a *App) List(ctx context.Context, p auth.Principal, f store.SubmissionFilt
 	if v == domain.SeePublic {
 		f.PublicOnly = true
 	}
-	pos, err := decodePageToken(pageToken)
+	pos, err := pagetoken.Decode(pageToken)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := min(max(pageSize, 1), 500)
-	if pageSize <= 0 {
-		limit = 100
-	}
+	limit := pagetoken.Limit(pageSize, 100, 500)
 	f.AfterCreatedAt, f.AfterID, f.Limit = pos.At, pos.ID, limit+1
 	subs, err := a.store.ListSubmissions(ctx, f)
 	if err != nil {
@@ -88,7 +81,7 @@ func (a *App) List(ctx context.Context, p auth.Principal, f store.SubmissionFilt
 	if len(subs) > limit {
 		subs = subs[:limit]
 		last := subs[limit-1]
-		next = encodePageToken(pagePosition{At: last.CreatedAt, ID: last.ID})
+		next = pagetoken.Encode(pagetoken.Position{At: last.CreatedAt, ID: last.ID})
 	}
 	out := make([]domain.Submission, 0, len(subs))
 	for _, s := range subs {
@@ -97,34 +90,6 @@ func (a *App) List(ctx context.Context, p auth.Principal, f store.SubmissionFilt
 		}
 	}
 	return out, next, nil
-}
-
-type pagePosition struct {
-	At time.Time `json:"t"`
-	ID string    `json:"i"`
-}
-
-func encodePageToken(p pagePosition) string {
-	b, _ := json.Marshal(p)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodePageToken(tok string) (pagePosition, error) {
-	var p pagePosition
-	if tok == "" {
-		return p, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err == nil {
-		err = json.Unmarshal(b, &p)
-	}
-	if err == nil {
-		_, err = uuid.Parse(p.ID)
-	}
-	if err != nil {
-		return p, apperr.Invalid("page_token", "not a page token this service issued")
-	}
-	return p, nil
 }
 
 // ReceiptCheck is the outcome of verifying one receipt.

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/consulta-platform/consulta/pkg/consumer"
 	"github.com/consulta-platform/consulta/pkg/events"
@@ -16,34 +15,22 @@ import (
 	"github.com/consulta-platform/consulta/services/submission/internal/store"
 )
 
-// consultationPayloads are the consultation events the read model follows;
-// each carries the whole consultation after the change.
-var consultationPayloads = map[string]func() consultationCarrier{
-	events.ConsultationDrafted:   func() consultationCarrier { return &consultationv1.ConsultationDraftedEvent{} },
-	events.ConsultationPublished: func() consultationCarrier { return &consultationv1.ConsultationPublishedEvent{} },
-	events.ConsultationOpened:    func() consultationCarrier { return &consultationv1.ConsultationOpenedEvent{} },
-	events.ConsultationUpdated:   func() consultationCarrier { return &consultationv1.ConsultationUpdatedEvent{} },
-	events.ConsultationClosed:    func() consultationCarrier { return &consultationv1.ConsultationClosedEvent{} },
-	events.ConsultationArchived:  func() consultationCarrier { return &consultationv1.ConsultationArchivedEvent{} },
-}
-
-type consultationCarrier interface {
-	proto.Message
-	GetConsultation() *consultationv1.Consultation
-}
-
 // ApplyConsultationEvent updates the read model from a consultation event;
 // it runs inside the inbox transaction of the consumer. The read model takes
 // an event only when it is newer than what it holds, so redelivered and
 // reordered events converge on the source's state.
 func ApplyConsultationEvent(ctx context.Context, tx pgx.Tx, env *eventsv1.Envelope) error {
-	newPayload, ok := consultationPayloads[env.GetType()]
+	msg, err := events.Decode(env)
+	if err != nil {
+		return consumer.Permanent(err)
+	}
+	// Every consultation event but the worker's translations carries the
+	// whole consultation after the change.
+	ev, ok := msg.(interface {
+		GetConsultation() *consultationv1.Consultation
+	})
 	if !ok {
 		return nil // an event this read model does not need
-	}
-	ev := newPayload()
-	if err := events.Payload(env, ev); err != nil {
-		return consumer.Permanent(err)
 	}
 	pc := ev.GetConsultation()
 	if pc == nil {

@@ -270,20 +270,10 @@ func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, ma
 	return erased, orphanBlobs, nil
 }
 
-// snapshotEvents are the events that carry a submission snapshot, which may
-// hold an individual's texts.
-var snapshotEvents = map[string]func() snapshotCarrier{
-	events.SubmissionReceived:  func() snapshotCarrier { return &submissionv1.SubmissionReceivedEvent{} },
-	events.SubmissionConfirmed: func() snapshotCarrier { return &submissionv1.SubmissionConfirmedEvent{} },
-	events.SubmissionUpdated:   func() snapshotCarrier { return &submissionv1.SubmissionUpdatedEvent{} },
-	events.SubmissionWithdrawn: func() snapshotCarrier { return &submissionv1.SubmissionWithdrawnEvent{} },
-	events.SubmissionExpired:   func() snapshotCarrier { return &submissionv1.SubmissionExpiredEvent{} },
-}
-
-type snapshotCarrier interface {
-	proto.Message
-	GetSubmission() *submissionv1.SubmissionSnapshot
-}
+// snapshotSubjects are the events that carry a submission snapshot, which
+// may hold an individual's texts.
+var snapshotSubjects = []string{events.SubmissionReceived, events.SubmissionConfirmed, events.SubmissionUpdated,
+	events.SubmissionWithdrawn, events.SubmissionExpired}
 
 // scrubOutbox removes the texts of the individuals' submissions ids from the
 // events of the outbox: unpublished events then leave without them, and
@@ -294,14 +284,10 @@ func scrubOutbox(ctx context.Context, tx pgx.Tx, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	subjects := make([]string, 0, len(snapshotEvents))
-	for s := range snapshotEvents {
-		subjects = append(subjects, s)
-	}
 	rows, err := tx.Query(ctx, `SELECT seq, payload FROM submission.outbox
 		WHERE subject = ANY($1) AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS id
 			WHERE position(convert_to(id, 'UTF8') IN payload) > 0)
-		ORDER BY seq FOR UPDATE`, subjects, ids)
+		ORDER BY seq FOR UPDATE`, snapshotSubjects, ids)
 	if err != nil {
 		return fmt.Errorf("erase: outbox: %w", err)
 	}
@@ -326,13 +312,19 @@ func scrubOutbox(ctx context.Context, tx pgx.Tx, ids []string) error {
 		if err != nil {
 			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
 		}
-		newPayload, ok := snapshotEvents[env.GetType()]
-		if !ok || !wanted[env.GetAggregateId()] {
+		if !wanted[env.GetAggregateId()] {
 			continue
 		}
-		ev := newPayload()
-		if err := events.Payload(env, ev); err != nil {
+		msg, err := events.Decode(env)
+		if err != nil {
 			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
+		}
+		ev, ok := msg.(interface {
+			proto.Message
+			GetSubmission() *submissionv1.SubmissionSnapshot
+		})
+		if !ok {
+			continue
 		}
 		scrubSnapshot(ev.GetSubmission())
 		if env.Payload, err = anypb.New(ev); err != nil {
