@@ -32,7 +32,9 @@ type Config struct {
 	Stream string
 	// Durable names the consumer; replicas of a service share it.
 	Durable string
-	// Subjects are the subjects the consumer receives (FilterSubjects).
+	// Subjects are the subjects the consumer receives. One subject (it may
+	// be a wildcard) works with every JetStream server; several need
+	// nats-server 2.10 or later (FilterSubjects).
 	Subjects []string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -108,15 +110,20 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 // consume subscribes once and handles messages until ctx is cancelled (nil)
 // or the subscription fails (the error).
 func (w *worker) consume(ctx context.Context, cfg Config) error {
-	cons, err := cfg.JetStream.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
-		Durable:        cfg.Durable,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		FilterSubjects: cfg.Subjects,
-		AckWait:        cfg.AckWait,
-		MaxAckPending:  cfg.MaxAckPending,
-		MaxDeliver:     -1,
-	})
+	cc := jetstream.ConsumerConfig{
+		Durable:       cfg.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       cfg.AckWait,
+		MaxAckPending: cfg.MaxAckPending,
+		MaxDeliver:    -1,
+	}
+	if len(cfg.Subjects) == 1 {
+		cc.FilterSubject = cfg.Subjects[0]
+	} else {
+		cc.FilterSubjects = cfg.Subjects
+	}
+	cons, err := cfg.JetStream.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
 	if err != nil {
 		return fmt.Errorf("consumer %s: create or update on %s: %w", cfg.Durable, cfg.Stream, err)
 	}

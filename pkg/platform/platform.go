@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -201,6 +202,9 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 			nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(false))
 		if err != nil {
 			return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+		}
+		if err := checkNATSVersion(p.nc.ConnectedServerVersion()); err != nil {
+			return nil, err
 		}
 		if js, err = jetstream.New(p.nc); err != nil {
 			return nil, fmt.Errorf("jetstream: %w", err)
@@ -495,4 +499,32 @@ func (p *Platform) close() {
 			_ = ln.Close()
 		}
 	}
+}
+
+// MinNATSVersion is the oldest nats-server the consumers work with: pull
+// consumers as nats.go's jetstream package drives them need 2.10 (seen:
+// 2.9.10 accepts the consumers, reports messages delivered, and hands none
+// to the handlers).
+const MinNATSVersion = "2.10.0"
+
+// checkNATSVersion refuses a server older than MinNATSVersion with a message
+// that says so, instead of a platform that silently processes nothing.
+func checkNATSVersion(v string) error {
+	parse := func(s string) (out [3]int) {
+		s, _, _ = strings.Cut(strings.TrimPrefix(s, "v"), "-")
+		for i, part := range strings.SplitN(s, ".", 3) {
+			out[i], _ = strconv.Atoi(part)
+		}
+		return out
+	}
+	have, want := parse(v), parse(MinNATSVersion)
+	for i := range have {
+		if have[i] != want[i] {
+			if have[i] < want[i] {
+				return fmt.Errorf("NATS server %s is too old: Consulta needs nats-server %s or later with JetStream", v, MinNATSVersion)
+			}
+			return nil
+		}
+	}
+	return nil
 }

@@ -116,15 +116,17 @@ func (s *Service) Run(ctx context.Context) error {
 		return consumer.Run(ctx, consumer.Config{
 			JetStream: s.deps.JetStream,
 			Durable:   DialoguesConsumer,
-			Subjects:  []string{events.DialogueScheduled, events.DialogueUpdated, events.DialogueCancelled},
-			Logger:    s.deps.Logger.With("consumer", DialoguesConsumer),
+			// One wildcard subject rather than three: older JetStream servers
+			// take one filter per consumer. onDialogue picks its events.
+			Subjects: []string{"consulta.dialogue.>"},
+			Logger:   s.deps.Logger.With("consumer", DialoguesConsumer),
 		}, s.onDialogue)
 	})
 	g.Go(func() error {
 		return consumer.Run(ctx, consumer.Config{
 			JetStream: s.deps.JetStream,
 			Durable:   ConsultationsConsumer,
-			Subjects:  []string{events.ConsultationPublished, events.ConsultationUpdated},
+			Subjects:  []string{"consulta.consultation.>"}, // onConsultationChanged picks its events
 			Logger:    s.deps.Logger.With("consumer", ConsultationsConsumer),
 		}, s.onConsultationChanged)
 	})
