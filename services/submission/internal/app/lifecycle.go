@@ -32,22 +32,30 @@ func (a *App) mayChange(p auth.Principal, sub domain.Submission, secret string) 
 	return apperr.Denied("only the author of submission %s, logged in or with its edit secret, may change it", sub.ID)
 }
 
+// authorChange checks that p, or the holder of secret, may change sub now:
+// they are its author and its consultation still takes changes. It returns
+// the consultation and the time of the change.
+func (a *App) authorChange(ctx context.Context, p auth.Principal, sub domain.Submission, secret string) (domain.Consultation, time.Time, error) {
+	if err := a.mayChange(p, sub, secret); err != nil {
+		return domain.Consultation{}, time.Time{}, err
+	}
+	c, err := a.store.Consultation(ctx, sub.ConsultationID)
+	if err != nil {
+		return c, time.Time{}, err
+	}
+	now := a.clock()
+	return c, now, sub.Editable(c, now)
+}
+
 // Update replaces a submission's answers until the deadline, as a new
 // version with its own receipt.
 func (a *App) Update(ctx context.Context, p auth.Principal, id string, version int64, secret string, ch Changes) (domain.Submission, error) {
 	return a.store.UpdateSubmission(ctx, id, func(sub *domain.Submission) (store.Change, error) {
-		if err := a.mayChange(p, *sub, secret); err != nil {
-			return store.Change{}, err
-		}
 		if err := sub.CheckVersion(version); err != nil {
 			return store.Change{}, err
 		}
-		c, err := a.store.Consultation(ctx, sub.ConsultationID)
+		c, now, err := a.authorChange(ctx, p, *sub, secret)
 		if err != nil {
-			return store.Change{}, err
-		}
-		now := a.clock()
-		if err := sub.Editable(c, now); err != nil {
 			return store.Change{}, err
 		}
 		sub.Respondent, sub.Language, sub.Answers = ch.Respondent, ch.Language, ch.Answers
@@ -66,21 +74,13 @@ func (a *App) Update(ctx context.Context, p auth.Principal, id string, version i
 // version of its own, with a receipt, so the chain shows it.
 func (a *App) Withdraw(ctx context.Context, p auth.Principal, id, secret string) (domain.Submission, error) {
 	return a.store.UpdateSubmission(ctx, id, func(sub *domain.Submission) (store.Change, error) {
-		if err := a.mayChange(p, *sub, secret); err != nil {
-			return store.Change{}, err
-		}
-		c, err := a.store.Consultation(ctx, sub.ConsultationID)
+		_, now, err := a.authorChange(ctx, p, *sub, secret)
 		if err != nil {
 			return store.Change{}, err
 		}
-		now := a.clock()
-		if err := sub.Editable(c, now); err != nil {
-			return store.Change{}, err
-		}
 		sub.Status = domain.StatusWithdrawn
-		sub.WithdrawnAt = now
+		sub.WithdrawnAt, sub.UpdatedAt = now, now
 		sub.Version++
-		sub.UpdatedAt = now
 		ev, err := submissionEvent(events.SubmissionWithdrawn, *sub, now)
 		return store.Change{Events: []*eventsv1.Envelope{ev}, NewVersion: true, Withdrawn: true}, err
 	})
