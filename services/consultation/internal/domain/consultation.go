@@ -663,11 +663,3 @@ func (c *Consultation) CheckVersion(want int64) error {
 	}
 	return nil
 }
-
-// VisibleTo reports whether p may read c: drafts only by those who manage it.
-func (c *Consultation) VisibleTo(p auth.Principal) bool {
-	if c.Status == StatusDraft {
-		return CanManage(p, c.CoLeadCountries)
-	}
-	return true
-}

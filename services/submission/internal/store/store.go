@@ -27,9 +27,6 @@ type Store struct {
 // New returns a store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Pool is the store's pool, for consumers that write in their own transaction.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // ApplyConsultation stores c in the read model unless it already holds the
 // same or a newer version, so redelivered and reordered events converge on
 // the latest state.
