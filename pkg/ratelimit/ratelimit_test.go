@@ -61,7 +61,7 @@ func setup(t *testing.T) (*Limiter, *redis.Client, string) {
 
 // withClock sets a manual clock on lim.
 func withClock(lim *Limiter) *clock {
-	c := &clock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	c := &clock{now: time.Now().UTC()} // Redis expires keys by the real clock
 	lim.Now = c.Now
 	return c
 }

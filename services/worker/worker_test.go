@@ -40,7 +40,10 @@ func newWorker(t *testing.T, now time.Time) (*Service, *asynq.Inspector, jobs.Co
 // event three times, as JetStream redelivery would, and expects one digest
 // per lead time, and none for a lead time already past.
 func TestRedeliveredDialogueEventSchedulesDigestsOnce(t *testing.T) {
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	// Asynq compares due times with the real clock, so the test's clock is the
+	// real one: a fixed date would turn scheduled digests into ready ones
+	// once it passed.
+	now := time.Now().UTC().Truncate(time.Second)
 	w, insp, cfg := newWorker(t, now)
 	startsAt := now.Add(3 * 24 * time.Hour) // too near for the 7-day digest
 	env, err := events.New(events.DialogueScheduled, events.Aggregate{Type: "dialogue", ID: "d1", Version: 1},
@@ -81,7 +84,10 @@ func TestUndecodableEventIsPermanent(t *testing.T) {
 // TestRescheduledAndCancelledDialoguesMoveTheirDigests follows a dialogue
 // through a reschedule and a cancellation, each event delivered twice.
 func TestRescheduledAndCancelledDialoguesMoveTheirDigests(t *testing.T) {
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	// Asynq compares due times with the real clock, so the test's clock is the
+	// real one: a fixed date would turn scheduled digests into ready ones
+	// once it passed.
+	now := time.Now().UTC().Truncate(time.Second)
 	w, insp, cfg := newWorker(t, now)
 	first := now.Add(30 * 24 * time.Hour)
 	second := now.Add(45 * 24 * time.Hour)

@@ -11,7 +11,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/auth"
 )
 
-var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+var now = time.Now().UTC().Truncate(time.Second)
 
 func es(s string) LocalizedText {
 	return LocalizedText{Source: "es", Texts: map[string]string{"es": s}}

@@ -25,7 +25,8 @@ var (
 	stakeholder = auth.Principal{Subject: "st-1", Role: auth.RoleStakeholder}
 )
 
-var testNow = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
+// testNow is the real now at microsecond precision, as Postgres stores it.
+var testNow = time.Now().UTC().Truncate(time.Microsecond)
 
 func newService(t *testing.T) (*Service, *pgxpool.Pool) {
 	t.Helper()

@@ -23,10 +23,14 @@ import (
 
 const consultationID = "0190b6c4-0000-7000-8000-0000000000aa"
 
+// closesAt is a deadline a year from the real now, so that a submission the
+// clock of the app under test accepts today is still on time whatever the date.
+var closesAt = time.Now().UTC().Truncate(time.Second).AddDate(1, 0, 0)
+
 func consultationAt(version int64, status consultationv1.ConsultationStatus) *consultationv1.Consultation {
 	return &consultationv1.Consultation{
 		Id: consultationID, Version: version, Status: status,
-		Languages: []string{"es"}, ClosesAt: timestamppb.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)),
+		Languages: []string{"es"}, ClosesAt: timestamppb.New(closesAt),
 		Questions: []*consultationv1.Question{{Id: "q1", Kind: &consultationv1.Question_TextQuestion{
 			TextQuestion: &consultationv1.TextQuestion{MaxLength: int32(100 * version)}}}},
 	}
@@ -86,7 +90,7 @@ func TestReadModelFollowsALongHistory(t *testing.T) {
 		c := consultationAt(v, consultationv1.ConsultationStatus_CONSULTATION_STATUS_OPEN)
 		c.Languages = []string{"es", "en", "pt"}[:1+v%3]
 		c.Audience = []string{"academia", "civil_society"}[:v%2+1]
-		c.ClosesAt = timestamppb.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(v) * time.Hour))
+		c.ClosesAt = timestamppb.New(closesAt.Add(time.Duration(v) * time.Hour))
 		c.Questions = append(c.Questions, &consultationv1.Question{Id: fmt.Sprintf("r%d", v%4), Kind: &consultationv1.Question_RankingQuestion{
 			RankingQuestion: &consultationv1.RankingQuestion{RankCount: int32(v % 3), Options: []*consultationv1.Option{{Id: "a"}, {Id: "b"}, {Id: "c"}}},
 		}})

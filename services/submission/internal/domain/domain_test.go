@@ -9,7 +9,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/apperr"
 )
 
-var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+var now = time.Now().UTC().Truncate(time.Second)
 
 var questionnaire = Consultation{
 	ID: "c1", Version: 3, Status: StatusOpen, ClosesAt: now.Add(time.Hour), Languages: []string{"es", "pt-BR"},
