@@ -9,7 +9,7 @@
 //	consulta audit     check the chain of receipts of a consultation
 //
 // This package reads flags and the environment and wires; the work is done in
-// pkg/platform and services/.
+// cmd/consulta/internal/platform and services/.
 package main
 
 import (

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
-	"github.com/consulta-platform/consulta/pkg/platform"
 )
 
 func TestTokenMintsATokenTheDevIssuerTrusts(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/consulta-platform/consulta/pkg/platform"
+	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {

@@ -15,8 +15,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
-	"github.com/consulta-platform/consulta/pkg/platform"
 	"github.com/consulta-platform/consulta/pkg/testenv"
 )
 

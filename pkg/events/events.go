@@ -1,5 +1,5 @@
 // Package events defines how Consulta's events travel: the envelope around
-// every event, the subjects of the catalogue in DESIGN.md, and the JetStream
+// every event, the subjects of the catalogue in docs/design.md, and the JetStream
 // stream that carries them.
 package events
 
