@@ -6,7 +6,8 @@
 //	consulta token     mint a development token
 //	consulta consultation create|update|export   consultations as YAML files
 //	consulta api       call any RPC with a JSON request
-//	consulta audit     check the chain of receipts of a consultation
+//	consulta audit     check the chain of receipts of a consultation, or a
+//	                   submitter's receipt against their content and key
 //
 // This package reads flags and the environment and wires; the work is done in
 // cmd/consulta/internal/platform and services/.
@@ -46,6 +47,8 @@ Usage:
   consulta api SERVICE.METHOD [JSON] call any RPC (consulta api list)
   consulta audit verify --consultation ID [--database-url URL]
                                      check a consultation's chain of receipts
+  consulta audit receipt [--file FILE] [--key HEX]
+                                     check that your receipt commits to your content
 
 Run "consulta <command> -h" for the flags of a command.
 `

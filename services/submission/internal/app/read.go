@@ -100,9 +100,12 @@ type ReceiptCheck struct {
 }
 
 // VerifyReceipt checks receipt id: it must link to the receipts around it,
-// its content digest must be the digest of the version it covers (unless
-// that version's personal data was erased: then the stored digest stands),
-// and, when given, equal digest.
+// its content digest must be the commitment of the version it covers, as
+// far as what the service kept allows (after an erasure the non-personal
+// content of an organisation is still checked; an individual's erased
+// version has only its stored digest), and, when given, equal digest.
+// Nothing it answers depends on the version's content: the public learns
+// whether the receipt holds, not what it covers.
 func (a *App) VerifyReceipt(ctx context.Context, id, digest string) (ReceiptCheck, error) {
 	r, prev, next, err := a.store.Receipt(ctx, id)
 	if err != nil {
@@ -127,15 +130,15 @@ func (a *App) VerifyReceipt(ctx context.Context, id, digest string) (ReceiptChec
 			return fail("%v", err)
 		}
 	}
-	v, erased, err := a.store.Version(ctx, r.ConsultationID, r.SubmissionID, r.Version)
+	v, c, erased, err := a.store.Version(ctx, r.ConsultationID, r.SubmissionID, r.Version)
 	if apperr.IsNotFound(err) {
 		return fail("version %d of submission %s is missing", r.Version, r.SubmissionID)
 	}
 	if err != nil {
 		return out, err
 	}
-	if !erased && !bytes.Equal(domain.ContentDigest(v), r.ContentDigest) {
-		return fail("version %d of submission %s was altered after its receipt", r.Version, r.SubmissionID)
+	if _, err := c.Recheck(v, erased, r.ContentDigest); err != nil {
+		return fail("version %d of submission %s: %v", r.Version, r.SubmissionID, err)
 	}
 	out.Valid = true
 	return out, nil
@@ -144,7 +147,11 @@ func (a *App) VerifyReceipt(ctx context.Context, id, digest string) (ReceiptChec
 // ChainReport is the outcome of checking a consultation's whole chain.
 type ChainReport struct {
 	Receipts int
-	Erased   int
+	// Erased counts receipts of erased versions; StoredOnly those of them
+	// whose content nothing is left to recheck (individuals' versions and
+	// versions of the legacy format): their stored digest stands.
+	Erased     int
+	StoredOnly int
 	// FirstBreak describes the first problem found, "" when the chain is intact.
 	FirstBreak string
 	// BreakAt is the position of the first problem.
@@ -169,13 +176,18 @@ func (a *App) VerifyChain(ctx context.Context, consultationID string) (ChainRepo
 		if err := r.Link(prev); err != nil {
 			brk(r.Sequence, "%v", err)
 		}
-		switch {
-		case e.Version == nil:
+		if e.Version == nil {
 			brk(r.Sequence, "receipt %d: version %d of submission %s is missing", r.Sequence, r.Version, r.SubmissionID)
-		case e.Erased:
-			rep.Erased++
-		case !bytes.Equal(domain.ContentDigest(*e.Version), r.ContentDigest):
-			brk(r.Sequence, "receipt %d: version %d of submission %s was altered after its receipt", r.Sequence, r.Version, r.SubmissionID)
+		} else {
+			if e.Erased {
+				rep.Erased++
+			}
+			checked, err := e.Commitment.Recheck(*e.Version, e.Erased, r.ContentDigest)
+			if err != nil {
+				brk(r.Sequence, "receipt %d: version %d of submission %s: %v", r.Sequence, r.Version, r.SubmissionID, err)
+			} else if !checked {
+				rep.StoredOnly++
+			}
 		}
 		prev = &r
 		return nil

@@ -107,7 +107,9 @@ func (a *App) ExportPersonalData(ctx context.Context, email string) (PersonalDat
 // and which submissions; and one consulta.submission.erased event per
 // submission makes every projection and translation drop what it holds of
 // them. Versions and receipts stay: the submission keeps its version, and
-// receipts remain verifiable by their stored content digests.
+// the chain of receipts stays verifiable; the receipt keys of the erased
+// versions are deleted (for individuals the content salts too), so neither
+// the database nor a public receipt can confirm a guess of the erased data.
 //
 // When nothing is held about the address, including when it was erased
 // before, ErasePersonalData returns NotFound on field "email" ("nothing

@@ -63,6 +63,10 @@ type Submission struct {
 	ErasedAt              time.Time
 	// Receipt is the receipt of the latest version, when loaded.
 	Receipt *Receipt
+	// ReceiptKey is the key of the latest version's receipt, set only where
+	// the submitter is answered (the write that made the version, or an
+	// idempotent retry of the creation); it is never part of a read.
+	ReceiptKey []byte
 }
 
 // Counted reports whether s counts in summaries: accepted and not withdrawn.
@@ -123,6 +127,7 @@ func (s Submission) Redact(v Visibility) (Submission, bool) {
 		return s, true
 	case SeeAll:
 		s.Respondent.ContactEmail = ""
+		s.ReceiptKey = nil
 		return s, true
 	case SeePublic:
 		if s.Status != StatusActive || s.Publication == Confidential {
@@ -135,6 +140,7 @@ func (s Submission) Redact(v Visibility) (Submission, bool) {
 			s.Respondent.TransparencyRegisterID = ""
 		}
 		s.CreatedBy = ""
+		s.ReceiptKey = nil
 		return s, true
 	}
 	return Submission{}, false

@@ -99,6 +99,7 @@ func (s *Server) CreateSubmission(ctx context.Context, r *submissionv1.CreateSub
 		Submission:           app.SubmissionToProto(done.Submission),
 		EditSecret:           done.EditSecret,
 		ConfirmationRequired: done.ConfirmationRequired,
+		ReceiptKey:           hexKey(done.Submission.ReceiptKey),
 	}, nil
 }
 
@@ -129,7 +130,7 @@ func (s *Server) UpdateSubmission(ctx context.Context, r *submissionv1.UpdateSub
 	if err != nil {
 		return nil, err
 	}
-	return &submissionv1.UpdateSubmissionResponse{Submission: app.SubmissionToProto(sub)}, nil
+	return &submissionv1.UpdateSubmissionResponse{Submission: app.SubmissionToProto(sub), ReceiptKey: hexKey(sub.ReceiptKey)}, nil
 }
 
 // WithdrawSubmission implements the RPC.
@@ -138,7 +139,16 @@ func (s *Server) WithdrawSubmission(ctx context.Context, r *submissionv1.Withdra
 	if err != nil {
 		return nil, err
 	}
-	return &submissionv1.WithdrawSubmissionResponse{Submission: app.SubmissionToProto(sub)}, nil
+	return &submissionv1.WithdrawSubmissionResponse{Submission: app.SubmissionToProto(sub), ReceiptKey: hexKey(sub.ReceiptKey)}, nil
+}
+
+// hexKey is the form of a receipt key in responses; "" when there is none
+// (an erased submission answered to an idempotent retry).
+func hexKey(k []byte) string {
+	if len(k) == 0 {
+		return ""
+	}
+	return domain.Hex(k)
 }
 
 // ConfirmSubmission implements the RPC.

@@ -163,8 +163,10 @@ type EraseFunc func(erased []ErasedSubmission) ([]*eventsv1.Envelope, error)
 // a submission to a person; the address's mail waiting in the mail outbox;
 // and the texts of individuals in the events of the outbox, published or
 // not, so that neither this schema nor a later publication carries them.
-// Versions and receipts are kept: the rows are marked erased, and
-// verification takes their stored digests as authoritative. rec is written
+// Versions and receipts are kept: the rows are marked erased; their
+// receipt keys are deleted (and an individual's content salt), so that
+// nothing stored confirms a guess of what was erased, and verification
+// rechecks what is left (docs/receipts.md). rec is written
 // as the audit record, with the ids of the submissions filled in, and the
 // events made by events are added to the outbox. Erase returns nil, nil
 // when nothing is held about the address, and writes nothing then.
@@ -226,10 +228,15 @@ func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, ma
 			WHERE id = ANY($1::uuid[])`, all, individuals, rec.ErasedAt); err != nil {
 			return fmt.Errorf("erase: submissions: %w", err)
 		}
+		// The receipt keys go too: with a key, the erased fields could be
+		// checked against the receipt's digest. An individual's content
+		// salt goes as well, since their texts are theirs; an
+		// organisation's stays, so that its content is still checked.
 		if _, err := tx.Exec(ctx, `UPDATE submission.submission_versions
-			SET contact_email = '', person_name = '',
+			SET contact_email = '', person_name = '', receipt_key = NULL,
 			    organisation_name = CASE WHEN submission_id = ANY($2::uuid[]) THEN '' ELSE organisation_name END,
 			    answers = CASE WHEN submission_id = ANY($2::uuid[]) THEN `+scrubAnswers+` ELSE answers END,
+			    content_salt = CASE WHEN submission_id = ANY($2::uuid[]) THEN NULL ELSE content_salt END,
 			    erased_at = $3
 			WHERE submission_id = ANY($1::uuid[])`, all, individuals, rec.ErasedAt); err != nil {
 			return fmt.Errorf("erase: versions: %w", err)

@@ -109,7 +109,7 @@ func (s *Store) CreateSubmission(ctx context.Context, sub domain.Submission, ch 
 		return out, false, err
 	}
 	if existing {
-		if out.Receipt, err = s.LatestReceipt(ctx, out.ID, out.Version); err != nil {
+		if err = s.withReceiptKey(ctx, &out); err != nil {
 			return out, true, err
 		}
 	}
@@ -129,20 +129,28 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, sub *domain.Submission, c
 		if err != nil {
 			return fmt.Errorf("encode answers: %w", err)
 		}
+		key, err := domain.NewReceiptKey()
+		if err != nil {
+			return err
+		}
+		c, digest := domain.Commit(key, v)
 		r := v.Respondent
 		_, err = tx.Exec(ctx, `
 			INSERT INTO submission.submission_versions
 			  (submission_id, version, stakeholder_type, country, region, organisation_name, person_name,
-			   transparency_register_id, contact_email, language, answers, publication, withdrawn, created_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
+			   transparency_register_id, contact_email, language, answers, publication, withdrawn, created_at,
+			   receipt_format, receipt_key, content_salt, personal_digest)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
 			v.SubmissionID, v.Version, r.StakeholderType, r.Country, r.Region, r.OrganisationName, r.PersonName,
-			r.TransparencyRegisterID, r.ContactEmail, v.Language, answers, v.Publication, v.Withdrawn, v.CreatedAt)
+			r.TransparencyRegisterID, r.ContactEmail, v.Language, answers, v.Publication, v.Withdrawn, v.CreatedAt,
+			c.Format, c.Key, c.ContentSalt, c.PersonalDigest)
 		if err != nil {
 			return fmt.Errorf("insert version %d of %s: %w", v.Version, v.SubmissionID, err)
 		}
-		if sub.Receipt, err = appendReceipt(ctx, tx, v); err != nil {
+		if sub.Receipt, err = appendReceipt(ctx, tx, v, digest); err != nil {
 			return err
 		}
+		sub.ReceiptKey = key
 	}
 	if ch.Mail != nil {
 		_, err := tx.Exec(ctx, `INSERT INTO submission.mail_outbox (id, to_address, subject, body) VALUES ($1,$2,$3,$4)`,
@@ -156,7 +164,7 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, sub *domain.Submission, c
 
 // appendReceipt adds the receipt of v at the end of its consultation's
 // chain. The chain head's row lock orders the receipts of one consultation.
-func appendReceipt(ctx context.Context, tx pgx.Tx, v domain.VersionContent) (*domain.Receipt, error) {
+func appendReceipt(ctx context.Context, tx pgx.Tx, v domain.VersionContent, digest []byte) (*domain.Receipt, error) {
 	if _, err := tx.Exec(ctx, `INSERT INTO submission.chain_heads (consultation_id, seq, chain_digest)
 		VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`, v.ConsultationID, domain.GenesisDigest); err != nil {
 		return nil, fmt.Errorf("chain head of %s: %w", v.ConsultationID, err)
@@ -169,7 +177,7 @@ func appendReceipt(ctx context.Context, tx pgx.Tx, v domain.VersionContent) (*do
 	}
 	r := &domain.Receipt{
 		ID: uuid.Must(uuid.NewV7()).String(), ConsultationID: v.ConsultationID, SubmissionID: v.SubmissionID,
-		Version: v.Version, Sequence: seq + 1, ContentDigest: domain.ContentDigest(v), PreviousDigest: prev,
+		Version: v.Version, Sequence: seq + 1, ContentDigest: digest, PreviousDigest: prev,
 		IssuedAt: v.CreatedAt,
 	}
 	r.ChainDigest = domain.ChainDigest(r.ConsultationID, r.Sequence, r.PreviousDigest, r.ContentDigest)
@@ -295,28 +303,37 @@ func (s *Store) Receipt(ctx context.Context, id string) (r domain.Receipt, prev,
 	return r, prev, next, nil
 }
 
-// Version returns one stored version of a submission; erased reports that
-// its personal data was overwritten, so its content digest cannot be
-// recomputed.
-func (s *Store) Version(ctx context.Context, consultationID, submissionID string, version int64) (v domain.VersionContent, erased bool, err error) {
-	v, erased, err = scanVersion(s.pool.QueryRow(ctx, `SELECT `+versionColumns+` FROM submission.submission_versions v
-		WHERE submission_id = $1 AND version = $2`, submissionID, version), consultationID)
+// Version returns one stored version of a submission with what the
+// service kept of its receipt's commitment; erased reports that its
+// personal data was overwritten.
+func (s *Store) Version(ctx context.Context, consultationID, submissionID string, version int64) (v domain.VersionContent, c domain.Commitment, erased bool, err error) {
+	row := s.pool.QueryRow(ctx, `SELECT `+versionColumns+`, `+commitmentColumns+` FROM submission.submission_versions v
+		WHERE submission_id = $1 AND version = $2`, submissionID, version)
+	v, erased, err = scanVersion(row, consultationID, &c.Format, &c.Key, &c.ContentSalt, &c.PersonalDigest)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return v, false, apperr.NotFound("version", "version %d of submission %s not found", version, submissionID)
+		return v, c, false, apperr.NotFound("version", "version %d of submission %s not found", version, submissionID)
 	}
-	return v, erased, err
+	return v, c, erased, err
 }
+
+// commitmentColumns are a version's commitment, as domain.Commitment;
+// saltColumns all of it but the format.
+const (
+	saltColumns       = `v.receipt_key, v.content_salt, v.personal_digest`
+	commitmentColumns = `v.receipt_format, ` + saltColumns
+)
 
 const versionColumns = `v.submission_id, v.version, v.stakeholder_type, v.country, v.region, v.organisation_name, v.person_name,
 	v.transparency_register_id, v.contact_email, v.language, v.answers, v.publication, v.withdrawn, v.created_at, v.erased_at IS NOT NULL`
 
-func scanVersion(row pgx.Row, consultationID string) (domain.VersionContent, bool, error) {
+// scanVersion scans versionColumns, then into more when given.
+func scanVersion(row pgx.Row, consultationID string, more ...any) (domain.VersionContent, bool, error) {
 	v := domain.VersionContent{ConsultationID: consultationID}
 	var answers []byte
 	var erased bool
 	r := &v.Respondent
-	err := row.Scan(&v.SubmissionID, &v.Version, &r.StakeholderType, &r.Country, &r.Region, &r.OrganisationName, &r.PersonName,
-		&r.TransparencyRegisterID, &r.ContactEmail, &v.Language, &answers, &v.Publication, &v.Withdrawn, &v.CreatedAt, &erased)
+	err := row.Scan(append([]any{&v.SubmissionID, &v.Version, &r.StakeholderType, &r.Country, &r.Region, &r.OrganisationName, &r.PersonName,
+		&r.TransparencyRegisterID, &r.ContactEmail, &v.Language, &answers, &v.Publication, &v.Withdrawn, &v.CreatedAt, &erased}, more...)...)
 	if err != nil {
 		return v, false, err
 	}
@@ -331,7 +348,9 @@ type ChainEntry struct {
 	Receipt domain.Receipt
 	// Version is nil when the version row is missing.
 	Version *domain.VersionContent
-	Erased  bool
+	// Commitment is what was kept to recheck the version's digest.
+	Commitment domain.Commitment
+	Erased     bool
 }
 
 // WalkChain calls fn for every receipt of a consultation in chain order,
@@ -339,7 +358,8 @@ type ChainEntry struct {
 // memory.
 func (s *Store) WalkChain(ctx context.Context, consultationID string, fn func(ChainEntry) error) error {
 	rows, err := s.pool.Query(ctx, `SELECT r.receipt_id, r.consultation_id, r.submission_id, r.version, r.seq, r.content_digest,
-			r.previous_digest, r.chain_digest, r.issued_at, v.submission_id IS NOT NULL, `+versionColumnsNullable+`
+			r.previous_digest, r.chain_digest, r.issued_at, v.submission_id IS NOT NULL, `+versionColumnsNullable+`,
+			coalesce(v.receipt_format, 0), `+saltColumns+`
 		FROM submission.receipts r
 		LEFT JOIN submission.submission_versions v ON v.submission_id = r.submission_id AND v.version = r.version
 		WHERE r.consultation_id = $1 ORDER BY r.seq`, consultationID)
@@ -355,7 +375,8 @@ func (s *Store) WalkChain(ctx context.Context, consultationID string, fn func(Ch
 		if err := rows.Scan(&r.ID, &r.ConsultationID, &r.SubmissionID, &r.Version, &r.Sequence, &r.ContentDigest,
 			&r.PreviousDigest, &r.ChainDigest, &r.IssuedAt, &present, &vc.stakeholderType, &vc.country, &vc.region,
 			&vc.organisation, &vc.person, &vc.register, &vc.email, &vc.language, &vc.answers, &vc.publication,
-			&vc.withdrawn, &vc.createdAt, &vc.erased); err != nil {
+			&vc.withdrawn, &vc.createdAt, &vc.erased, &e.Commitment.Format, &e.Commitment.Key, &e.Commitment.ContentSalt,
+			&e.Commitment.PersonalDigest); err != nil {
 			return fmt.Errorf("walk chain of %s: %w", consultationID, err)
 		}
 		if present {
@@ -460,8 +481,23 @@ func (s *Store) ByIdempotencyKey(ctx context.Context, consultationID, key string
 	if err != nil {
 		return sub, fmt.Errorf("submission by idempotency key: %w", err)
 	}
-	sub.Receipt, err = s.LatestReceipt(ctx, sub.ID, sub.Version)
-	return sub, err
+	return sub, s.withReceiptKey(ctx, &sub)
+}
+
+// withReceiptKey loads the latest receipt of sub and the key of its
+// commitment, for an idempotent retry, which answers the submitter as the
+// first request did. The key is gone once the submission was erased.
+func (s *Store) withReceiptKey(ctx context.Context, sub *domain.Submission) error {
+	var err error
+	if sub.Receipt, err = s.LatestReceipt(ctx, sub.ID, sub.Version); err != nil || sub.Receipt == nil {
+		return err
+	}
+	err = s.pool.QueryRow(ctx, `SELECT receipt_key FROM submission.submission_versions WHERE submission_id = $1 AND version = $2`,
+		sub.ID, sub.Receipt.Version).Scan(&sub.ReceiptKey)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("receipt key of %s v%d: %w", sub.ID, sub.Receipt.Version, err)
+	}
+	return nil
 }
 
 // SubmissionFilter selects submissions of one consultation.

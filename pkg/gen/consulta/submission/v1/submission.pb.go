@@ -298,7 +298,10 @@ type Receipt struct {
 	ConsultationId string                 `protobuf:"bytes,2,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
 	SubmissionId   string                 `protobuf:"bytes,3,opt,name=submission_id,json=submissionId,proto3" json:"submission_id,omitempty"`
 	Version        int64                  `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
-	// Hex SHA-256 of the canonical content of that version.
+	// Hex content digest of that version: a salted commitment to its content
+	// (docs/receipts.md), which reveals nothing of the content to whoever
+	// lacks the submitter's receipt key. Receipts issued before salted
+	// commitments hold the plain SHA-256 of the canonical content.
 	ContentDigest string `protobuf:"bytes,5,opt,name=content_digest,json=contentDigest,proto3" json:"content_digest,omitempty"`
 	// Hex chain digest of the receipt before it in the consultation (64
 	// zeros for the first).
@@ -918,8 +921,14 @@ type CreateSubmissionResponse struct {
 	// True when the consultation asks for email confirmation: the submission
 	// counts once the link sent to the contact address is followed.
 	ConfirmationRequired bool `protobuf:"varint,3,opt,name=confirmation_required,json=confirmationRequired,proto3" json:"confirmation_required,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Hex receipt key (256 random bits) of this version's receipt: with it and
+	// the content above, the submitter checks that the receipt's content
+	// digest commits to exactly that content (docs/receipts.md). Keep it: the
+	// service gives it only here and on an idempotent retry, never in a read,
+	// and deletes it when the submission's personal data is erased.
+	ReceiptKey    string `protobuf:"bytes,4,opt,name=receipt_key,json=receiptKey,proto3" json:"receipt_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateSubmissionResponse) Reset() {
@@ -971,6 +980,13 @@ func (x *CreateSubmissionResponse) GetConfirmationRequired() bool {
 		return x.ConfirmationRequired
 	}
 	return false
+}
+
+func (x *CreateSubmissionResponse) GetReceiptKey() string {
+	if x != nil {
+		return x.ReceiptKey
+	}
+	return ""
 }
 
 type GetSubmissionRequest struct {
@@ -1156,8 +1172,11 @@ func (x *UpdateSubmissionRequest) GetPublication() v1.Publication {
 }
 
 type UpdateSubmissionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Submission    *Submission            `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Submission *Submission            `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	// Hex receipt key of the new version's receipt; see
+	// CreateSubmissionResponse.receipt_key.
+	ReceiptKey    string `protobuf:"bytes,2,opt,name=receipt_key,json=receiptKey,proto3" json:"receipt_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1197,6 +1216,13 @@ func (x *UpdateSubmissionResponse) GetSubmission() *Submission {
 		return x.Submission
 	}
 	return nil
+}
+
+func (x *UpdateSubmissionResponse) GetReceiptKey() string {
+	if x != nil {
+		return x.ReceiptKey
+	}
+	return ""
 }
 
 type WithdrawSubmissionRequest struct {
@@ -1252,8 +1278,11 @@ func (x *WithdrawSubmissionRequest) GetEditSecret() string {
 }
 
 type WithdrawSubmissionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Submission    *Submission            `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Submission *Submission            `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
+	// Hex receipt key of the withdrawal's receipt; see
+	// CreateSubmissionResponse.receipt_key.
+	ReceiptKey    string `protobuf:"bytes,2,opt,name=receipt_key,json=receiptKey,proto3" json:"receipt_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1293,6 +1322,13 @@ func (x *WithdrawSubmissionResponse) GetSubmission() *Submission {
 		return x.Submission
 	}
 	return nil
+}
+
+func (x *WithdrawSubmissionResponse) GetReceiptKey() string {
+	if x != nil {
+		return x.ReceiptKey
+	}
+	return ""
 }
 
 type ConfirmSubmissionRequest struct {
@@ -2305,14 +2341,16 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"\blanguage\x18\x03 \x01(\tB1\xbaH.\xd8\x01\x01r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\blanguage\x12C\n" +
 	"\aanswers\x18\x04 \x03(\v2\x1e.consulta.submission.v1.AnswerB\t\xbaH\x06\x92\x01\x03\x10\xac\x02R\aanswers\x12Q\n" +
 	"\vpublication\x18\x05 \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\vpublication\x121\n" +
-	"\x0fidempotency_key\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0eidempotencyKey\"\xb4\x01\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0eidempotencyKey\"\xd5\x01\n" +
 	"\x18CreateSubmissionResponse\x12B\n" +
 	"\n" +
 	"submission\x18\x01 \x01(\v2\".consulta.submission.v1.SubmissionR\n" +
 	"submission\x12\x1f\n" +
 	"\vedit_secret\x18\x02 \x01(\tR\n" +
 	"editSecret\x123\n" +
-	"\x15confirmation_required\x18\x03 \x01(\bR\x14confirmationRequired\"0\n" +
+	"\x15confirmation_required\x18\x03 \x01(\bR\x14confirmationRequired\x12\x1f\n" +
+	"\vreceipt_key\x18\x04 \x01(\tR\n" +
+	"receiptKey\"0\n" +
 	"\x14GetSubmissionRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"[\n" +
 	"\x15GetSubmissionResponse\x12B\n" +
@@ -2329,19 +2367,23 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"respondent\x12M\n" +
 	"\blanguage\x18\x05 \x01(\tB1\xbaH.\xd8\x01\x01r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\blanguage\x12C\n" +
 	"\aanswers\x18\x06 \x03(\v2\x1e.consulta.submission.v1.AnswerB\t\xbaH\x06\x92\x01\x03\x10\xac\x02R\aanswers\x12Q\n" +
-	"\vpublication\x18\a \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\vpublication\"^\n" +
+	"\vpublication\x18\a \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\vpublication\"\x7f\n" +
 	"\x18UpdateSubmissionResponse\x12B\n" +
 	"\n" +
 	"submission\x18\x01 \x01(\v2\".consulta.submission.v1.SubmissionR\n" +
-	"submission\"_\n" +
+	"submission\x12\x1f\n" +
+	"\vreceipt_key\x18\x02 \x01(\tR\n" +
+	"receiptKey\"_\n" +
 	"\x19WithdrawSubmissionRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12(\n" +
 	"\vedit_secret\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\n" +
-	"editSecret\"`\n" +
+	"editSecret\"\x81\x01\n" +
 	"\x1aWithdrawSubmissionResponse\x12B\n" +
 	"\n" +
 	"submission\x18\x01 \x01(\v2\".consulta.submission.v1.SubmissionR\n" +
-	"submission\"<\n" +
+	"submission\x12\x1f\n" +
+	"\vreceipt_key\x18\x02 \x01(\tR\n" +
+	"receiptKey\"<\n" +
 	"\x18ConfirmSubmissionRequest\x12 \n" +
 	"\x05token\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x05token\"_\n" +
