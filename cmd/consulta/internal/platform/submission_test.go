@@ -21,6 +21,7 @@ import (
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	summaryv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/summary/v1"
+	"github.com/consulta-platform/consulta/services/submission"
 )
 
 // openConsultationWith opens a consultation of data governance (co-led by
@@ -174,6 +175,28 @@ func TestEditWithdrawAndReceipts(t *testing.T) {
 	v, err := ss.VerifyReceipt(context.Background(), &submissionv1.VerifyReceiptRequest{ReceiptId: r1.GetReceiptId(), ContentDigest: strings.Repeat("0", 64)})
 	if err != nil || v.GetValid() {
 		t.Errorf("a wrong digest verified: %v %+v", err, v)
+	}
+	// The submitter's own check: each response's receipt key ties its
+	// receipt to exactly its content. No read shows a key, not even the
+	// author's.
+	authorCtx := metadata.AppendToOutgoingContext(context.Background(), "x-edit-secret", created.GetEditSecret())
+	read, err := ss.GetSubmission(authorCtx, &submissionv1.GetSubmissionRequest{Id: sub.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, resp := range []interface {
+		GetSubmission() *submissionv1.Submission
+		GetReceiptKey() string
+	}{created, updated, withdrawn} {
+		if err := submission.CheckReceipt(resp.GetSubmission(), resp.GetReceiptKey()); err != nil {
+			t.Errorf("receipt of version %d with its key: %v", resp.GetSubmission().GetVersion(), err)
+		}
+		if strings.Contains(read.String()+v.String(), resp.GetReceiptKey()) {
+			t.Errorf("a read shows the receipt key of version %d", resp.GetSubmission().GetVersion())
+		}
+	}
+	if err := submission.CheckReceipt(updated.GetSubmission(), created.GetReceiptKey()); err == nil {
+		t.Error("the second version's receipt verified with the first version's key")
 	}
 	// Altering an accepted version directly in SQL is detected.
 	if _, err := h.pool.Exec(context.Background(), `UPDATE submission.submission_versions SET answers = '[]' WHERE submission_id = $1 AND version = 2`, sub.GetId()); err != nil {
