@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -218,6 +219,20 @@ func TestEditWithdrawAndReceipts(t *testing.T) {
 		}
 		return nil
 	})
+	// The JSON of the REST API, as the README's tour keeps it, verifies too.
+	code, body := h.rest("POST", "/v1/consultations/"+id+"/submissions", "", map[string]any{
+		"respondent": map[string]any{"stakeholderType": "individual", "country": "NL", "personName": "Rest Person",
+			"contactEmail": "rest.person@example.org"},
+		"language": "es", "publication": "PUBLICATION_PUBLIC_ANONYMOUS",
+		"answers": []map[string]any{{"questionId": "q1", "text": "Por REST."}},
+	}, nil)
+	var rest submissionv1.CreateSubmissionResponse
+	if err := protojson.Unmarshal([]byte(body), &rest); code != 200 || err != nil {
+		t.Fatalf("REST create: %d %s: %v", code, body, err)
+	}
+	if err := submission.CheckReceipt(rest.GetSubmission(), rest.GetReceiptKey()); err != nil || rest.GetReceiptKey() == "" {
+		t.Errorf("REST response %s: %v", body, err)
+	}
 }
 
 // TestEmailConfirmation: with double opt-in a submission counts only once
