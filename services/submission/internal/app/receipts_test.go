@@ -316,3 +316,39 @@ func TestSubmitterKeepsTheReceiptKey(t *testing.T) {
 		t.Errorf("the author's read: key %x, %v", got.ReceiptKey, err)
 	}
 }
+
+// TestLegacyReceiptsStillVerify: a version accepted before salted receipts
+// (format 1, no key) is still rechecked from its unsalted digest, and after
+// an erasure its stored digest stands.
+func TestLegacyReceiptsStillVerify(t *testing.T) {
+	ctx := context.Background()
+	e := newRightsEnv(t)
+	c := e.consultation(false)
+	done := e.submit(c, testRespondent{stakeholder: "academia", org: "Old Uni", email: "old@example.org", publication: domain.PublicNamed},
+		ansText("vision", "from before"))
+	// Turn it into what migration 00006 leaves of an older version.
+	s := done.Submission
+	legacy := domain.LegacyContentDigest(versionOf(s))
+	chain := domain.ChainDigest(c.ID, 1, domain.GenesisDigest, legacy)
+	e.exec(`UPDATE submission.submission_versions SET receipt_format = 1, receipt_key = NULL, content_salt = NULL,
+		personal_digest = NULL WHERE submission_id = $1`, s.ID)
+	e.exec(`UPDATE submission.receipts SET content_digest = $2, chain_digest = $3 WHERE receipt_id = $1`, s.Receipt.ID, legacy, chain)
+	e.exec(`UPDATE submission.chain_heads SET chain_digest = $2 WHERE consultation_id = $1`, c.ID, chain)
+
+	rep, err := e.app.VerifyChain(ctx, c.ID)
+	if err != nil || rep.FirstBreak != "" || rep.StoredOnly != 0 {
+		t.Fatalf("legacy chain: %+v, %v", rep, err)
+	}
+	e.exec(`UPDATE submission.submission_versions SET organisation_name = 'Other Uni' WHERE submission_id = $1`, s.ID)
+	if check, err := e.app.VerifyReceipt(ctx, s.Receipt.ID, ""); err != nil || check.Valid {
+		t.Errorf("an altered legacy version: %+v, %v", check, err)
+	}
+	e.exec(`UPDATE submission.submission_versions SET organisation_name = 'Old Uni' WHERE submission_id = $1`, s.ID)
+	if _, err := e.app.ErasePersonalData(ctx, secretariat, "old@example.org", "request"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = e.app.VerifyChain(ctx, c.ID)
+	if err != nil || rep.FirstBreak != "" || rep.Erased != 1 || rep.StoredOnly != 1 {
+		t.Errorf("erased legacy chain: %+v, %v; want its stored digest to stand", rep, err)
+	}
+}

@@ -93,7 +93,7 @@ func NewReceiptKey() ([]byte, error) {
 func ParseReceiptKey(s string) ([]byte, error) {
 	k, err := hex.DecodeString(strings.TrimSpace(s))
 	if err != nil || len(k) != ReceiptKeySize {
-		return nil, fmt.Errorf("a receipt key is %d hex digits", 2*ReceiptKeySize)
+		return nil, fmt.Errorf("receipt key: want %d hex digits", 2*ReceiptKeySize)
 	}
 	return k, nil
 }
