@@ -129,6 +129,8 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, sub *domain.Submission, c
 		if err != nil {
 			return fmt.Errorf("encode answers: %w", err)
 		}
+		// A fresh key per version (docs/receipts.md). crypto/rand reads the
+		// kernel's generator: no network, nothing that waits on others.
 		key, err := domain.NewReceiptKey()
 		if err != nil {
 			return err
