@@ -1,8 +1,10 @@
 // Package submission is the service that takes stakeholders' answers. It owns
-// the submission schema, keeps a read model of consultations built from
-// consulta.consultation.* events (so accepting a submission needs no call to
-// the consultation service), and publishes consulta.submission.* events
-// through its outbox.
+// the submission schema, keeps read models of consultations and of reference
+// data (countries' regions, thematic areas' co-leads, stakeholder types)
+// built from consulta.consultation.* and consulta.reference.* events (so
+// accepting a submission needs no call to the consultation service, except
+// when the read model has not caught up yet), and publishes
+// consulta.submission.* events through its outbox.
 package submission
 
 import (
@@ -51,6 +53,9 @@ type (
 	LanguageDetector = app.LanguageDetector
 	// MailConfig says how confirmation mail leaves.
 	MailConfig = mailer.Config
+	// ConsultationSource reads from the consultation service when the read
+	// models lag behind it.
+	ConsultationSource = app.ConsultationSource
 )
 
 // Deps is what the service needs from the process.
@@ -79,6 +84,12 @@ type Deps struct {
 	ExpiryInterval time.Duration
 	// Registerer receives the service's metrics; may be nil.
 	Registerer prometheus.Registerer
+	// Source reads a consultation or a thematic area from the consultation
+	// service when the read models do not have it yet (a submission right
+	// after the opening, an area whose co-leads were set before the read
+	// model kept them). Nil leaves the read models to answer alone: a
+	// submission sent before the opening's event arrives is then NotFound.
+	Source ConsultationSource
 }
 
 // Service is the submission service.
@@ -102,6 +113,7 @@ func New(d Deps) (*Service, error) {
 	st := store.New(d.Pool)
 	a := app.New(st, app.Config{
 		Signer: signer, Now: d.Now, PublicURL: d.PublicURL, Detector: d.Detector, Limiter: d.Limiter, Blobs: d.Blobs,
+		Source: d.Source,
 	})
 	m, err := mailer.New(d.Pool, d.Mail, d.Logger.With("component", "mailer"))
 	if err != nil {

@@ -42,13 +42,14 @@ func TestMicroservicesMode(t *testing.T) {
 		Migrate: true,
 		Logger:  slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	}
-	start := func(services ...string) *platform.Platform {
-		cfg := base
-		cfg.Services = services
-		return runProcess(t, cfg)
-	}
-	consultations := start("consultation")
-	submissions := start("submission", "summary", "worker")
+	consultationsCfg := base
+	consultationsCfg.Services = []string{"consultation"}
+	consultations := runProcess(t, consultationsCfg)
+	submissionsCfg := base
+	submissionsCfg.Services = []string{"submission", "summary", "worker"}
+	// Read through to the consultation service when the read model lags.
+	submissionsCfg.ConsultationAddr = consultations.GRPCAddr()
+	submissions := runProcess(t, submissionsCfg)
 	gwCfg := base
 	gwCfg.Services = []string{"gateway"}
 	gwCfg.ConsultationAddr = consultations.GRPCAddr()

@@ -89,7 +89,9 @@ type Config struct {
 	DevJWKS []byte
 
 	// Upstreams are gRPC addresses the gateway uses for services this process
-	// does not run.
+	// does not run. The submission service, when the consultation service
+	// runs elsewhere, reads through to ConsultationAddr when its read models
+	// lag (a submission right after the opening).
 	ConsultationAddr string
 	SubmissionAddr   string
 	SummaryAddr      string
@@ -253,9 +255,18 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 		Register(*grpc.Server)
 		Run(context.Context) error
 	}
+	if !p.cfg.runsAny(consultation.Name, submission.Name, summary.Name) {
+		return nil
+	}
 	var services []grpcService
 	var names []string
 	policy := auth.Policy{}
+	// Listen first: in monolithic mode the submission service reaches the
+	// consultation service through this server's own address.
+	var err error
+	if p.grpcLn, err = net.Listen("tcp", p.cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("gRPC listen %s: %w", p.cfg.GRPCAddr, err)
+	}
 	if p.cfg.runs(consultation.Name) {
 		services = append(services, consultation.New(consultation.Deps{
 			Pool: p.pool, JetStream: js, Logger: p.log.With("service", consultation.Name), Now: p.cfg.Now, Registerer: reg}))
@@ -277,9 +288,6 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 		names = append(names, summary.Name)
 		policy = policy.Merge(summary.Policy())
 	}
-	if len(services) == 0 {
-		return nil
-	}
 	verifierCfg := p.cfg.Auth
 	if verifierCfg.Logger == nil {
 		verifierCfg.Logger = p.log
@@ -298,9 +306,6 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 	for i, s := range services {
 		s.Register(p.grpc.GRPC)
 		p.runners = append(p.runners, runner{names[i], s.Run})
-	}
-	if p.grpcLn, err = net.Listen("tcp", p.cfg.GRPCAddr); err != nil {
-		return fmt.Errorf("gRPC listen %s: %w", p.cfg.GRPCAddr, err)
 	}
 	return nil
 }
@@ -330,7 +335,32 @@ func (p *Platform) buildSubmission(ctx context.Context, js jetstream.JetStream, 
 	if !p.cfg.DisableLanguageDetection {
 		d.Detector = langdetect.New()
 	}
+	conn, err := p.dial(consultation.Name, p.cfg.ConsultationAddr, "the submission service")
+	if err != nil {
+		return nil, err
+	}
+	d.Source = newConsultationSource(conn)
 	return submission.New(d)
+}
+
+// dial connects to the gRPC server of service for user: in monolithic mode
+// (the service runs in this process) to this process's own server over
+// loopback, so the call passes the same interceptors as any other; else to
+// addr.
+func (p *Platform) dial(service, addr, user string) (*grpc.ClientConn, error) {
+	if p.cfg.runs(service) {
+		addr = p.grpcLn.Addr().String()
+	}
+	if addr == "" {
+		return nil, fmt.Errorf("%s needs the address of the %s service (it does not run in this process)", user, service)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(MaxMessageBytes), grpc.MaxCallRecvMsgSize(MaxMessageBytes)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: dial %s at %s: %w", user, service, addr, err)
+	}
+	p.conns = append(p.conns, conn)
+	return conn, nil
 }
 
 // rateLimiter gives the submission service pkg/ratelimit.
@@ -344,23 +374,9 @@ func (r rateLimiter) Allow(ctx context.Context, l submission.Limit, key string) 
 }
 
 func (p *Platform) buildGateway(ctx context.Context) error {
-	dial := func(name, addr string) (*grpc.ClientConn, error) {
-		if p.cfg.runs(name) {
-			// Monolithic mode: call our own server over loopback, so REST
-			// calls pass the same interceptors as gRPC calls.
-			addr = p.grpcLn.Addr().String()
-		}
-		if addr == "" {
-			return nil, fmt.Errorf("gateway needs the address of the %s service (it does not run in this process)", name)
-		}
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(MaxMessageBytes), grpc.MaxCallRecvMsgSize(MaxMessageBytes)))
-		if err != nil {
-			return nil, fmt.Errorf("gateway: dial %s at %s: %w", name, addr, err)
-		}
-		p.conns = append(p.conns, conn)
-		return conn, nil
-	}
+	// In monolithic mode the gateway calls this process's own server over
+	// loopback, so REST calls pass the same interceptors as gRPC calls.
+	dial := func(name, addr string) (*grpc.ClientConn, error) { return p.dial(name, addr, "the gateway") }
 	var ups gateway.Upstreams
 	var err error
 	if ups.Consultation, err = dial(consultation.Name, p.cfg.ConsultationAddr); err != nil {

@@ -57,6 +57,9 @@ type Config struct {
 	Blobs BlobStore
 	// MaxDocumentBytes caps an upload (default 25 MiB).
 	MaxDocumentBytes int64
+	// Source reads from the consultation service when the read models lag
+	// behind it; nil means the read models answer alone.
+	Source ConsultationSource
 }
 
 // App runs the use cases.

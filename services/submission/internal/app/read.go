@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/consulta-platform/consulta/pkg/apperr"
 	"github.com/consulta-platform/consulta/pkg/auth"
@@ -13,18 +12,27 @@ import (
 	"github.com/consulta-platform/consulta/services/submission/internal/store"
 )
 
-// visibility is what p, or the holder of secret, may see of the
-// submissions of consultation c.
-func (a *App) visibility(p auth.Principal, c domain.Consultation, author string) domain.Visibility {
+// visibility is what p may see of the submissions of consultation c, of
+// which author wrote the one concerned ("" for a listing). A co-lead sees all
+// but contact data while their country co-leads the consultation's thematic
+// area now: the check reads the current co-leads, so a change of co-leads
+// takes effect at once.
+func (a *App) visibility(ctx context.Context, p auth.Principal, c domain.Consultation, author string) (domain.Visibility, error) {
 	switch {
 	case p.Role == auth.RoleSecretariat:
-		return domain.SeeAllWithContact
+		return domain.SeeAllWithContact, nil
 	case p.Subject != "" && p.Subject == author:
-		return domain.SeeAllWithContact
-	case p.Role == auth.RoleColead && slices.Contains(c.CoLeadCountries, p.Country):
-		return domain.SeeAll
+		return domain.SeeAllWithContact, nil
+	case p.Role == auth.RoleColead:
+		ok, err := a.coLeadOf(ctx, c, p.Country)
+		if err != nil {
+			return domain.SeePublic, err
+		}
+		if ok {
+			return domain.SeeAll, nil
+		}
 	}
-	return domain.SeePublic
+	return domain.SeePublic, nil
 }
 
 // Get returns submission id as much as the caller may see: everything to
@@ -41,9 +49,11 @@ func (a *App) Get(ctx context.Context, p auth.Principal, id, secret string) (dom
 	if err != nil {
 		return sub, err
 	}
-	v := a.visibility(p, c, sub.CreatedBy)
-	if a.cfg.Signer.CheckEditSecret(sub.ID, secret) {
-		v = domain.SeeAllWithContact
+	v := domain.SeeAllWithContact
+	if !a.cfg.Signer.CheckEditSecret(sub.ID, secret) {
+		if v, err = a.visibility(ctx, p, c, sub.CreatedBy); err != nil {
+			return domain.Submission{}, err
+		}
 	}
 	out, ok := sub.Redact(v)
 	if !ok {
@@ -63,7 +73,10 @@ func (a *App) List(ctx context.Context, p auth.Principal, f store.SubmissionFilt
 	if c.Status == domain.StatusDraft {
 		return nil, "", apperr.NotFound("consultation_id", "consultation %s not found", f.ConsultationID)
 	}
-	v := a.visibility(p, c, "")
+	v, err := a.visibility(ctx, p, c, "")
+	if err != nil {
+		return nil, "", err
+	}
 	if v == domain.SeePublic {
 		f.PublicOnly = true
 	}

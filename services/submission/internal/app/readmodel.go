@@ -50,13 +50,13 @@ var statusNames = map[consultationv1.ConsultationStatus]string{
 // ReadModel keeps what validation needs of a consultation.
 func ReadModel(pc *consultationv1.Consultation) domain.Consultation {
 	c := domain.Consultation{
-		ID:              pc.GetId(),
-		Version:         pc.GetVersion(),
-		Status:          statusNames[pc.GetStatus()],
-		ClosesAt:        pc.GetClosesAt().AsTime(),
-		Languages:       pc.GetLanguages(),
-		CoLeadCountries: pc.GetColeadCountries(),
-		Audience:        pc.GetAudience(),
+		ID:           pc.GetId(),
+		Version:      pc.GetVersion(),
+		Status:       statusNames[pc.GetStatus()],
+		ClosesAt:     pc.GetClosesAt().AsTime(),
+		Languages:    pc.GetLanguages(),
+		ThematicArea: pc.GetThematicArea(),
+		Audience:     pc.GetAudience(),
 
 		RequireEmailConfirmation: pc.GetRequireEmailConfirmation(),
 	}

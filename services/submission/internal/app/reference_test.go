@@ -68,14 +68,14 @@ func TestReferenceReadModelConvergesWhateverTheOrder(t *testing.T) {
 		stakeholderTypeEvent(t, "academia", "Academic institutions", 2),
 		stakeholderTypeEvent(t, "academia", "Academia and research", 3),
 		stakeholderTypeEvent(t, "media", "Media", 1), // created
-		referenceEnvelope(t, events.ThematicAreaUpdated, "thematic_area", "ai_hpc", 2, &consultationv1.ThematicAreaUpdatedEvent{
-			ThematicArea: &consultationv1.ThematicArea{Id: "ai_hpc", Version: 2, ColeadCountries: []string{"BR", "ES"}}}),
+		thematicAreaEvent(t, "ai_hpc", 2, "BR", "ES"),
+		thematicAreaEvent(t, "ai_hpc", 3, "CL", "ES"), // BR out, CL in
 	}
 	orders := [][]int{
-		{0, 1, 2, 3, 4, 5, 6, 7},
-		{7, 6, 5, 4, 3, 2, 1, 0},
-		{1, 0, 1, 5, 3, 2, 4, 6, 6, 0},
-		{3, 3, 5, 5, 6, 1, 2, 4, 0, 7, 7},
+		{0, 1, 2, 3, 4, 5, 6, 7, 8},
+		{8, 7, 6, 5, 4, 3, 2, 1, 0},
+		{1, 0, 1, 5, 3, 8, 2, 4, 6, 6, 0, 7},
+		{3, 3, 5, 5, 6, 1, 2, 4, 0, 7, 7, 8, 7},
 	}
 	for _, order := range orders {
 		pool := testenv.Pool(t)
@@ -103,7 +103,16 @@ func TestReferenceReadModelConvergesWhateverTheOrder(t *testing.T) {
 		if ok, err := st.StakeholderTypeExists(ctx, "media"); err != nil || !ok {
 			t.Errorf("order %v: media exists = %v, %v", order, ok, err)
 		}
+		if a, err := st.ThematicArea(ctx, "ai_hpc"); err != nil || a.Version != 3 || !a.CoLeadBy("CL") || a.CoLeadBy("BR") || !a.CoLeadBy("ES") {
+			t.Errorf("order %v: ai_hpc = %+v, %v; want co-led by CL and ES at version 3", order, a, err)
+		}
 	}
+}
+
+func thematicAreaEvent(t *testing.T, id string, version int64, coLeads ...string) *eventsv1.Envelope {
+	return referenceEnvelope(t, events.ThematicAreaUpdated, "thematic_area", id, version, &consultationv1.ThematicAreaUpdatedEvent{
+		ThematicArea: &consultationv1.ThematicArea{Id: id, Version: version, ColeadCountries: coLeads,
+			Names: &consultationv1.ReferenceNames{En: id, Es: id, Pt: id, Fr: id}}})
 }
 
 // TestReferenceEventRedeliveredThroughInbox: a redelivered event finds its id

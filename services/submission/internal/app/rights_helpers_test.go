@@ -56,7 +56,7 @@ func (e *rightsEnv) consultation(confirm bool, questions ...domain.Question) dom
 	c := domain.Consultation{
 		ID: uuid.Must(uuid.NewV7()).String(), Version: 1, Status: domain.StatusOpen,
 		ClosesAt: time.Now().Add(365 * 24 * time.Hour).UTC(), Languages: []string{"es", "en"},
-		Questions: append(questionnaire(), questions...), CoLeadCountries: []string{"MX", "FR"},
+		Questions: append(questionnaire(), questions...), ThematicArea: "ai_hpc",
 		RequireEmailConfirmation: confirm,
 	}
 	e.apply(c)

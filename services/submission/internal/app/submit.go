@@ -50,12 +50,8 @@ func (a *App) Submit(ctx context.Context, p auth.Principal, req SubmitRequest) (
 	if err := a.allow(ctx, req.ClientIP, sub.Respondent.ContactEmail); err != nil {
 		return Submitted{}, err
 	}
-	c, err := a.store.Consultation(ctx, sub.ConsultationID)
+	c, now, err := a.acceptingConsultation(ctx, sub.ConsultationID)
 	if err != nil {
-		return Submitted{}, err
-	}
-	now := a.clock()
-	if err := c.Accepts(now); err != nil {
 		return Submitted{}, err
 	}
 	if err := a.prepare(ctx, c, &sub); err != nil {

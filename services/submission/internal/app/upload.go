@@ -28,11 +28,8 @@ func (a *App) Upload(ctx context.Context, consultationID string, content []byte)
 	if int64(len(content)) > a.cfg.MaxDocumentBytes {
 		return store.Document{}, apperr.Invalid("content", "the document has %d bytes; the limit is %d", len(content), a.cfg.MaxDocumentBytes)
 	}
-	c, err := a.store.Consultation(ctx, consultationID)
+	c, _, err := a.acceptingConsultation(ctx, consultationID)
 	if err != nil {
-		return store.Document{}, err
-	}
-	if err := c.Accepts(a.clock()); err != nil {
 		return store.Document{}, err
 	}
 	if !hasFileQuestion(c) {

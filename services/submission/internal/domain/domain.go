@@ -52,8 +52,12 @@ type Consultation struct {
 	ClosesAt  time.Time  `json:"closes_at"`
 	Languages []string   `json:"languages"`
 	Questions []Question `json:"questions"`
-	// CoLeadCountries manage the consultation and may read its submissions.
-	CoLeadCountries []string `json:"colead_countries"`
+	// ThematicArea is the area the consultation belongs to: the countries
+	// that co-lead it now manage the consultation and read its submissions.
+	// The co-lead countries an event carries are a copy that a change of
+	// co-leads does not update, so the read model does not keep them.
+	// Empty in a read model written before areas were recorded.
+	ThematicArea string `json:"thematic_area,omitempty"`
 	// Audience are the stakeholder types that may answer; empty means all.
 	Audience []string `json:"audience,omitempty"`
 	// DefaultPublication is how answers are published unless the respondent
@@ -61,6 +65,18 @@ type Consultation struct {
 	DefaultPublication string `json:"default_publication,omitempty"`
 	// RequireEmailConfirmation turns on double opt-in.
 	RequireEmailConfirmation bool `json:"require_email_confirmation,omitempty"`
+}
+
+// ThematicArea is the read model of a thematic area: who co-leads it now.
+type ThematicArea struct {
+	ID      string
+	CoLeads []string
+	Version int64
+}
+
+// CoLeadBy reports whether country co-leads the area.
+func (a ThematicArea) CoLeadBy(country string) bool {
+	return country != "" && slices.Contains(a.CoLeads, country)
 }
 
 // Respondent is who answers.

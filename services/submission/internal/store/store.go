@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/consulta-platform/consulta/pkg/apperr"
+	"github.com/consulta-platform/consulta/pkg/postgres"
 	"github.com/consulta-platform/consulta/services/submission/internal/domain"
 )
 
@@ -29,7 +30,11 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // ApplyConsultation stores c in the read model unless it already holds the
 // same or a newer version, so redelivered and reordered events converge on
-// the latest state.
+// the latest state. The consumer and the read-through (a consultation read
+// from the consultation service when the read model lags) both store
+// through here. The one exception to "same version changes nothing" is a
+// row written before the read model recorded thematic areas: the same
+// version with its area fills it in.
 func ApplyConsultation(ctx context.Context, tx pgx.Tx, c domain.Consultation) error {
 	doc, err := json.Marshal(c)
 	if err != nil {
@@ -41,12 +46,21 @@ func ApplyConsultation(ctx context.Context, tx pgx.Tx, c domain.Consultation) er
 		ON CONFLICT (id) DO UPDATE
 		SET version = EXCLUDED.version, status = EXCLUDED.status, closes_at = EXCLUDED.closes_at,
 		    document = EXCLUDED.document, updated_at = now()
-		WHERE submission.consultations.version < EXCLUDED.version`,
+		WHERE submission.consultations.version < EXCLUDED.version
+		   OR (submission.consultations.version = EXCLUDED.version
+		       AND coalesce(submission.consultations.document->>'thematic_area', '') = ''
+		       AND coalesce(EXCLUDED.document->>'thematic_area', '') <> '')`,
 		c.ID, c.Version, c.Status, c.ClosesAt, doc)
 	if err != nil {
 		return fmt.Errorf("apply consultation %s v%d: %w", c.ID, c.Version, err)
 	}
 	return nil
+}
+
+// RefreshConsultation stores c, read from the consultation service, with
+// the version guard of ApplyConsultation, in a transaction of its own.
+func (s *Store) RefreshConsultation(ctx context.Context, c domain.Consultation) error {
+	return postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error { return ApplyConsultation(ctx, tx, c) })
 }
 
 // Consultation returns the read model of consultation id.

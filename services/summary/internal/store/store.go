@@ -4,7 +4,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -35,13 +34,30 @@ type SubmissionState struct {
 // ApplySubmission moves a submission between counts to match st, inside the
 // consumer's inbox transaction tx. An event older than what the projection
 // holds changes nothing, so reordered events converge.
+//
+// Any number of replicas may apply events of one submission at once. Each
+// first makes sure the submission's row exists (a placeholder at version 0
+// that counts nothing) and then locks it, so their transactions take turns
+// on a row that is really there: FOR UPDATE on a missing row locks nothing,
+// and two replicas handling the first events of a submission would each
+// find no row and each count it.
 func ApplySubmission(ctx context.Context, tx pgx.Tx, st SubmissionState) error {
+	// An INSERT that meets a row another transaction inserted and has not
+	// committed yet waits for that transaction; the SELECT after it then
+	// sees the committed row (each statement takes a new snapshot at READ
+	// COMMITTED) and locks it.
+	_, err := tx.Exec(ctx, `INSERT INTO summary.submissions (id, consultation_id, stakeholder_type, region, counted, version)
+		VALUES ($1, $2, $3, $4, false, 0)
+		ON CONFLICT (id) DO NOTHING`,
+		st.ID, st.ConsultationID, st.StakeholderType, st.Region)
+	if err != nil {
+		return fmt.Errorf("projection of %s: %w", st.ID, err)
+	}
 	var prev SubmissionState
-	err := tx.QueryRow(ctx, `SELECT consultation_id::text, stakeholder_type, region, counted, version
+	err = tx.QueryRow(ctx, `SELECT consultation_id::text, stakeholder_type, region, counted, version
 		FROM summary.submissions WHERE id = $1 FOR UPDATE`, st.ID).Scan(
 		&prev.ConsultationID, &prev.StakeholderType, &prev.Region, &prev.Counted, &prev.Version)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
 		return fmt.Errorf("projection of %s: %w", st.ID, err)
 	case prev.Version >= st.Version:
@@ -57,10 +73,10 @@ func ApplySubmission(ctx context.Context, tx pgx.Tx, st SubmissionState) error {
 			return err
 		}
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO summary.submissions (id, consultation_id, stakeholder_type, region, counted, version)
-		VALUES ($1,$2,$3,$4,$5,$6)
-		ON CONFLICT (id) DO UPDATE SET stakeholder_type = $3, region = $4, counted = $5, version = $6`,
-		st.ID, st.ConsultationID, st.StakeholderType, st.Region, st.Counted, st.Version)
+	_, err = tx.Exec(ctx, `UPDATE summary.submissions
+		SET stakeholder_type = $2, region = $3, counted = $4, version = $5
+		WHERE id = $1`,
+		st.ID, st.StakeholderType, st.Region, st.Counted, st.Version)
 	if err != nil {
 		return fmt.Errorf("projection of %s: %w", st.ID, err)
 	}
