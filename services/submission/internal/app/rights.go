@@ -101,12 +101,14 @@ func (a *App) ExportPersonalData(ctx context.Context, email string) (PersonalDat
 // every submission that holds the address and in all its versions; for
 // individuals (stakeholder type "individual") the organisation name and the
 // texts of their answers (text answers and the references of file answers;
-// choices, scales and rankings are no texts) are removed too, also from the
-// events still in the outbox; mail waiting for the address is deleted; an
-// audit record keeps the SHA-256 of the address, who asked (p.Subject), why
-// and which submissions; and one consulta.submission.erased event per
-// submission makes every projection and translation drop what it holds of
-// them. Versions and receipts stay: the submission keeps its version, and
+// choices, scales and rankings are no texts) are removed too; events that
+// an earlier version wrote to the outbox with texts lose them; mail waiting
+// for the address is deleted; an audit record keeps the SHA-256 of the
+// address, who asked (p.Subject), why and which submissions; and one
+// consulta.submission.erased event per submission, carrying ids only, has
+// the service's erasures consumer delete the submission's earlier messages
+// from the stream once every consumer has them (events.EraseSubmission).
+// Versions and receipts stay: the submission keeps its version, and
 // receipts remain verifiable by their stored content digests.
 //
 // When nothing is held about the address, including when it was erased
