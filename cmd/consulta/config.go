@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/events"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/submission"
 )
@@ -107,8 +110,44 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 		}
 		cfg.StreamReplicas = n
 	}
+	cfg.StreamMaxAge = e.duration("CONSULTA_STREAM_MAX_AGE", events.DefaultMaxAge)
+	if cfg.StreamMaxAge <= 0 {
+		e.errs = append(e.errs, "CONSULTA_STREAM_MAX_AGE: want a positive duration, such as 720h")
+	}
+	if v := e.str("CONSULTA_STREAM_MAX_BYTES", ""); v != "" {
+		n, err := parseBytes(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Sprintf("CONSULTA_STREAM_MAX_BYTES=%q: %v", v, err))
+		}
+		cfg.StreamMaxBytes = n
+	} else {
+		cfg.StreamMaxBytes = events.DefaultMaxBytes
+	}
 	lg := &envLog{format: e.str("CONSULTA_LOG_FORMAT", "json"), level: e.str("CONSULTA_LOG_LEVEL", "info")}
 	return cfg, lg, e.err()
+}
+
+// byteUnits are the suffixes parseBytes knows, longest first.
+var byteUnits = []struct {
+	suffix string
+	factor int64
+}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+// parseBytes reads a positive size: a number of bytes, optionally followed
+// by B, KiB, MiB, GiB or TiB ("10GiB").
+func parseBytes(v string) (int64, error) {
+	num, factor := strings.TrimSpace(v), int64(1)
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, factor = strings.TrimSpace(rest), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/factor {
+		return 0, errors.New("want a positive number of bytes, optionally with B, KiB, MiB, GiB or TiB, such as 10GiB")
+	}
+	return n * factor, nil
 }
 
 type envLog struct{ format, level string }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,7 +19,9 @@ import (
 	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
 )
 
-// Subjects of the event catalogue. The subject of an event is also its type.
+// Types of the event catalogue. The subject an event is published on is its
+// type, except for events about a submission, whose subject adds the
+// submission id (see Subject).
 const (
 	DialogueScheduled     = "consulta.dialogue.scheduled"
 	DialogueUpdated       = "consulta.dialogue.updated"
@@ -62,7 +65,48 @@ const (
 	// this window and JetStream drops the copies; consumers' inboxes catch
 	// anything older.
 	DuplicateWindow = 10 * time.Minute
+	// DefaultMaxAge is how long the stream keeps a message by default. The
+	// stream is a conveyor, not an archive: Postgres is the source of truth
+	// and the outbox can republish, so a month is ample for any consumer
+	// that was down to catch up, and bounds how long anything lives there.
+	DefaultMaxAge = 30 * 24 * time.Hour
+	// DefaultMaxBytes bounds the stream's storage by default (10 GiB); the
+	// oldest messages go first when it is reached.
+	DefaultMaxBytes int64 = 10 << 30
 )
+
+// submissionPrefix starts the type of every event about a submission.
+const submissionPrefix = "consulta.submission."
+
+// Subject is the subject env is published on. For an event about a
+// submission it is the event's type followed by the submission id
+// (consulta.submission.received.<id>), so that every message of one
+// submission matches SubmissionMessages(id) and can be found and erased
+// without reading the stream; for every other event it is the type.
+func Subject(env *eventsv1.Envelope) string {
+	if strings.HasPrefix(env.GetType(), submissionPrefix) && env.GetAggregateId() != "" {
+		return env.GetType() + "." + env.GetAggregateId()
+	}
+	return env.GetType()
+}
+
+// Filters returns the subject filters a consumer of events of type
+// eventType subscribes to: the type itself and, for submission events, the
+// type followed by any submission id. The bare type matches the messages
+// published before submission subjects carried the id, which a stream may
+// still hold after an upgrade.
+func Filters(eventType string) []string {
+	if strings.HasPrefix(eventType, submissionPrefix) {
+		return []string{eventType, eventType + ".*"}
+	}
+	return []string{eventType}
+}
+
+// SubmissionMessages is the filter that matches every message about the
+// submission id, whatever its event.
+func SubmissionMessages(id string) string {
+	return submissionPrefix + "*." + id
+}
 
 // HeaderType carries the event type next to the standard Nats-Msg-Id header,
 // so that tools can filter without decoding the envelope.
@@ -140,24 +184,54 @@ func Decode(env *eventsv1.Envelope) (proto.Message, error) {
 	return m, nil
 }
 
-// EnsureStream creates the CONSULTA stream, or updates it to these settings.
-// File storage, because acknowledged events must survive a NATS restart.
+// StreamSettings are the settings of the CONSULTA stream an operator chooses.
+type StreamSettings struct {
+	// Replicas of the stream: 1 on a single server, 3 on a cluster.
+	Replicas int
+	// MaxAge: older messages are removed. Zero means DefaultMaxAge.
+	MaxAge time.Duration
+	// MaxBytes bounds the stream's storage; the oldest messages are removed
+	// first. Zero means DefaultMaxBytes.
+	MaxBytes int64
+}
+
+// EnsureStream is ConfigureStream with replicas and the default limits.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
-	if replicas < 1 {
-		replicas = 1
+	return ConfigureStream(ctx, js, StreamSettings{Replicas: replicas})
+}
+
+// ConfigureStream creates the CONSULTA stream, or updates an existing one to
+// these settings (an older stream without limits gets them).
+// File storage, because acknowledged events must survive a NATS restart.
+// Retention by limits: messages leave after MaxAge, or oldest first beyond
+// MaxBytes, so nothing stays in the stream for ever. No compression, so that
+// the files hold messages as published and an erased message's bytes are
+// overwritten in place (see EraseSubmission); events are small anyway.
+func ConfigureStream(ctx context.Context, js jetstream.JetStream, s StreamSettings) (jetstream.Stream, error) {
+	if s.Replicas < 1 {
+		s.Replicas = 1
 	}
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if s.MaxAge <= 0 {
+		s.MaxAge = DefaultMaxAge
+	}
+	if s.MaxBytes <= 0 {
+		s.MaxBytes = DefaultMaxBytes
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "Consulta domain events",
 		Subjects:    []string{StreamSubjects},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  DuplicateWindow,
-		Replicas:    replicas,
+		Replicas:    s.Replicas,
 		Discard:     jetstream.DiscardOld,
+		MaxAge:      s.MaxAge,
+		MaxBytes:    s.MaxBytes,
+		Compression: jetstream.NoCompression,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure stream %s: %w", StreamName, err)
 	}
-	return s, nil
+	return stream, nil
 }

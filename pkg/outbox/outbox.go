@@ -29,7 +29,8 @@ import (
 const NotifyChannel = "consulta_outbox"
 
 // Add writes envs into <schema>.outbox within tx, the transaction of the
-// state change they describe, and notifies the relay, which Postgres delivers
+// state change they describe, each with the subject it is published on
+// (events.Subject), and notifies the relay, which Postgres delivers
 // only when tx commits. All rows and the notification go in one round trip.
 func Add(ctx context.Context, tx pgx.Tx, schema string, envs ...*eventsv1.Envelope) error {
 	if schema == "" {
@@ -52,7 +53,7 @@ func Add(ctx context.Context, tx pgx.Tx, schema string, envs ...*eventsv1.Envelo
 		}
 		batch.Queue(
 			"INSERT INTO "+table(schema)+" (event_id, subject, payload) VALUES ($1, $2, $3)",
-			env.GetId(), env.GetType(), payload,
+			env.GetId(), events.Subject(env), payload,
 		)
 	}
 	batch.Queue("SELECT pg_notify($1, $2)", NotifyChannel, schema)

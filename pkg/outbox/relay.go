@@ -248,7 +248,7 @@ func (r *Relay) publish(ctx context.Context, rows []outboxRow) ([]int64, error) 
 		msg := nats.NewMsg(row.subject)
 		msg.Data = row.payload
 		msg.Header.Set(jetstream.MsgIDHeader, row.eventID)
-		msg.Header.Set(events.HeaderType, row.subject)
+		msg.Header.Set(events.HeaderType, events.TypeOfSubject(row.subject))
 		f, err := r.pub.PublishMsgAsync(msg)
 		if err != nil {
 			// Stop here; the rest of the batch goes in a later flush.

@@ -102,7 +102,7 @@ func streamIDs(t *testing.T, s jetstream.Stream) map[string]int {
 		if err != nil {
 			t.Fatalf("msg %d: %v", seq, err)
 		}
-		if e.GetId() != id || m.Header.Get(events.HeaderType) != e.GetType() || m.Subject != e.GetType() {
+		if e.GetId() != id || m.Header.Get(events.HeaderType) != e.GetType() || m.Subject != events.Subject(e) {
 			t.Fatalf("msg %d: id header %q, type header %q, subject %q; envelope %s %s",
 				seq, id, m.Header.Get(events.HeaderType), m.Subject, e.GetId(), e.GetType())
 		}

@@ -108,7 +108,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return consumer.Run(ctx, consumer.Config{
 			JetStream: s.deps.JetStream,
 			Durable:   SubmissionsConsumer,
-			Subjects:  []string{events.SubmissionReceived},
+			Subjects:  events.Filters(events.SubmissionReceived),
 			Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
 		}, inbox.Handler(s.deps.Pool, store.Schema, SubmissionsConsumer, s.app.FreezeQuestions))
 	})

@@ -23,6 +23,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/consumer"
 	"github.com/consulta-platform/consulta/pkg/events"
+	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/pkg/inbox"
 	"github.com/consulta-platform/consulta/pkg/outbox"
@@ -39,6 +40,9 @@ const Name = "submission"
 const (
 	ConsultationsConsumer = "submission-consultations"
 	ReferenceConsumer     = "submission-reference"
+	// ErasuresConsumer erases from the stream the messages of submissions
+	// whose personal data was erased.
+	ErasuresConsumer = "submission-erasures"
 )
 
 // Types of Deps, from the service's internals.
@@ -141,9 +145,10 @@ func RegisterGateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.Clie
 	return submissionv1.RegisterSubmissionServiceHandler(ctx, mux, conn)
 }
 
-// Run relays the outbox and keeps the read models of consultations and of
-// reference data (countries' regions, stakeholder types) current until ctx
-// is cancelled.
+// Run relays the outbox, keeps the read models of consultations and of
+// reference data (countries' regions, stakeholder types) current, and
+// erases erased submissions' messages from the stream, until ctx is
+// cancelled.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.relay.Run(ctx) })
@@ -167,7 +172,36 @@ func (s *Service) Run(ctx context.Context) error {
 			Logger:    s.deps.Logger.With("consumer", ReferenceConsumer),
 		}, inbox.Handler(s.deps.Pool, store.Schema, ReferenceConsumer, app.ApplyReferenceEvent))
 	})
+	g.Go(func() error {
+		return consumer.Run(ctx, consumer.Config{
+			JetStream: s.deps.JetStream,
+			Durable:   ErasuresConsumer,
+			Subjects:  events.Filters(events.SubmissionErased),
+			Logger:    s.deps.Logger.With("consumer", ErasuresConsumer),
+		}, s.eraseFromStream)
+	})
 	return g.Wait()
+}
+
+// eraseFromStream follows an erasure into the stream: the submission's
+// earlier messages are deleted and their bytes overwritten
+// (events.EraseSubmission), once the erasure has committed (this runs on its
+// event) and every consumer has acknowledged them. Events carry no personal
+// data, so this is defence in depth: whatever an event of an older version
+// carried goes with it. It touches no database, and repeating it is
+// harmless, so it needs no inbox. While a consumer has not caught up, the
+// error has the event redelivered later.
+func (s *Service) eraseFromStream(ctx context.Context, env *eventsv1.Envelope) error {
+	ev := &submissionv1.SubmissionErasedEvent{}
+	if err := events.Payload(env, ev); err != nil {
+		return consumer.Permanent(err)
+	}
+	n, err := events.EraseSubmission(ctx, s.deps.JetStream, ev.GetSubmissionId())
+	if n > 0 {
+		s.deps.Logger.InfoContext(ctx, "erased submission's messages from the stream",
+			"submission_id", ev.GetSubmissionId(), "messages", n)
+	}
+	return err
 }
 
 // Policy lists who may call each RPC; object-level checks happen in the use

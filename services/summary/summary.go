@@ -71,7 +71,7 @@ func (s *Service) Run(ctx context.Context) error {
 // project applies one submission event to the counts: a submission counts
 // while it is active (accepted, confirmed when confirmation is required,
 // not withdrawn). Erasure changes no count: counts hold no personal data,
-// and the summary keeps no texts to drop.
+// and the summary keeps no texts to drop (events carry none).
 func project(ctx context.Context, tx pgx.Tx, env *eventsv1.Envelope) error {
 	msg, err := events.Decode(env)
 	if err != nil {

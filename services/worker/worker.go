@@ -108,7 +108,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return consumer.Run(ctx, consumer.Config{
 			JetStream: s.deps.JetStream,
 			Durable:   SubmissionsConsumer,
-			Subjects:  []string{events.SubmissionReceived},
+			Subjects:  events.Filters(events.SubmissionReceived),
 			Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
 		}, s.onSubmission)
 	})
@@ -133,6 +133,9 @@ func (s *Service) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
+// onSubmission asks for the translation of a submission's texts. The event
+// holds no text, and neither does the job: it names the submission version,
+// and the job is to read the texts from the submission service when it runs.
 func (s *Service) onSubmission(ctx context.Context, env *eventsv1.Envelope) error {
 	ev := &submissionv1.SubmissionReceivedEvent{}
 	if err := events.Payload(env, ev); err != nil {
@@ -140,8 +143,8 @@ func (s *Service) onSubmission(ctx context.Context, env *eventsv1.Envelope) erro
 	}
 	sub := ev.GetSubmission()
 	texts := 0
-	for _, a := range sub.GetAnswers() {
-		if a.GetText() != "" {
+	for _, a := range sub.GetAnswered() {
+		if a.GetText().GetCharacters() > 0 {
 			texts++
 		}
 	}

@@ -200,7 +200,7 @@ func natsJS(t *testing.T, h *harness) jetstream.JetStream {
 func assertEventInStream(t *testing.T, h *harness, subject, aggregateID string) {
 	t.Helper()
 	for _, env := range streamEvents(t, h) {
-		if env.subject == subject && env.aggregateID == aggregateID {
+		if events.TypeOfSubject(env.subject) == subject && env.aggregateID == aggregateID {
 			return
 		}
 	}

@@ -79,6 +79,10 @@ type Config struct {
 	// StreamReplicas is the replica count of the CONSULTA stream (1 for a
 	// single NATS server, 3 for a cluster).
 	StreamReplicas int
+	// StreamMaxAge and StreamMaxBytes limit what the CONSULTA stream keeps;
+	// zero means events.DefaultMaxAge and events.DefaultMaxBytes.
+	StreamMaxAge   time.Duration
+	StreamMaxBytes int64
 
 	GRPCAddr    string
 	HTTPAddr    string
@@ -211,7 +215,9 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		if js, err = jetstream.New(p.nc); err != nil {
 			return nil, fmt.Errorf("jetstream: %w", err)
 		}
-		if _, err := events.EnsureStream(ctx, js, cfg.StreamReplicas); err != nil {
+		if _, err := events.ConfigureStream(ctx, js, events.StreamSettings{
+			Replicas: cfg.StreamReplicas, MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes,
+		}); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"unicode/utf8"
+
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
@@ -8,11 +10,15 @@ import (
 	"github.com/consulta-platform/consulta/services/submission/internal/domain"
 )
 
-// Snapshot is a submission as events carry it: never personal data (contact
-// address, names of individuals), which the stream could never forget; for a
-// confidential submission neither answers nor the organisation's name, and
-// for an anonymous one no organisation name. Confidential submissions leave
-// the service only as counts.
+// Snapshot is a submission as events carry it: no personal data and no free
+// text at all, whoever the respondent is. No contact address, no person's
+// name, no organisation name (an organisation's name is not personal data,
+// but one rule for every respondent cannot go wrong), no text of an answer
+// and no document reference: only which questions were answered, the
+// options of closed questions, and the length of each text. The stream
+// keeps its messages for its whole retention; what is not in it need not be
+// erased from it. A confidential submission carries no answers at all: it
+// leaves the service only as counts.
 func Snapshot(s domain.Submission) *submissionv1.SubmissionSnapshot {
 	out := &submissionv1.SubmissionSnapshot{
 		Id:              s.ID,
@@ -27,11 +33,31 @@ func Snapshot(s domain.Submission) *submissionv1.SubmissionSnapshot {
 		Status:          StatusToProto(s.Status),
 		Publication:     PublicationToProto(s.Publication),
 	}
-	if s.Publication == domain.PublicNamed {
-		out.OrganisationName = s.Respondent.OrganisationName
-	}
 	if s.Publication != domain.Confidential {
-		out.Answers = AnswersToProto(s.Answers)
+		out.Answered = answered(s.Answers)
+	}
+	return out
+}
+
+// answered says which questions the answers answer, and how where that is
+// no free text.
+func answered(as []domain.Answer) []*submissionv1.AnsweredQuestion {
+	out := make([]*submissionv1.AnsweredQuestion, 0, len(as))
+	for _, a := range as {
+		q := &submissionv1.AnsweredQuestion{QuestionId: a.QuestionID}
+		switch a.Kind {
+		case domain.AnswerText:
+			q.Value = &submissionv1.AnsweredQuestion_Text{Text: &submissionv1.TextAnswered{Characters: int32(utf8.RuneCountInString(a.Text))}}
+		case domain.AnswerChoice:
+			q.Value = &submissionv1.AnsweredQuestion_Choice{Choice: &submissionv1.Choice{OptionIds: a.Options}}
+		case domain.AnswerScale:
+			q.Value = &submissionv1.AnsweredQuestion_Scale{Scale: int32(a.Scale)}
+		case domain.AnswerRanking:
+			q.Value = &submissionv1.AnsweredQuestion_Ranking{Ranking: &submissionv1.Ranking{OptionIds: a.Options}}
+		case domain.AnswerFile:
+			q.Value = &submissionv1.AnsweredQuestion_File{File: &submissionv1.FileAnswered{}}
+		}
+		out = append(out, q)
 	}
 	return out
 }

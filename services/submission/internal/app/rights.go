@@ -101,13 +101,15 @@ func (a *App) ExportPersonalData(ctx context.Context, email string) (PersonalDat
 // every submission that holds the address and in all its versions; for
 // individuals (stakeholder type "individual") the organisation name and the
 // texts of their answers (text answers and the references of file answers;
-// choices, scales and rankings are no texts) are removed too, also from the
-// events still in the outbox; mail waiting for the address is deleted; an
-// audit record keeps the SHA-256 of the address, who asked (p.Subject), why
-// and which submissions; and one consulta.submission.erased event per
-// submission makes every projection and translation drop what it holds of
-// them. Versions and receipts stay: the submission keeps its version, and
-// the chain of receipts stays verifiable; the receipt keys of the erased
+// choices, scales and rankings are no texts) are removed too; events that
+// an earlier version wrote to the outbox with texts lose them; mail waiting
+// for the address is deleted; an audit record keeps the SHA-256 of the
+// address, who asked (p.Subject), why and which submissions; and one
+// consulta.submission.erased event per submission, carrying ids only, has
+// the service's erasures consumer delete the submission's earlier messages
+// from the stream once every consumer has them (events.EraseSubmission).
+// Versions and receipts stay: the submission keeps its version, and the
+// chain of receipts stays verifiable; the receipt keys of the erased
 // versions are deleted (for individuals the content salts too), so neither
 // the database nor a public receipt can confirm a guess of the erased data.
 //

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/consulta-platform/consulta/pkg/events"
 	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
-	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/pkg/outbox"
 	"github.com/consulta-platform/consulta/pkg/postgres"
 	"github.com/consulta-platform/consulta/services/submission/internal/domain"
@@ -161,8 +161,9 @@ type EraseFunc func(erased []ErasedSubmission) ([]*eventsv1.Envelope, error)
 // name and the texts of text answers and file answers (choices, scales and
 // rankings stay); the request hash and the author's account link, which tie
 // a submission to a person; the address's mail waiting in the mail outbox;
-// and the texts of individuals in the events of the outbox, published or
-// not, so that neither this schema nor a later publication carries them.
+// and whatever events written by earlier versions carried in the outbox,
+// published or not (see scrubOutbox), so that neither this schema nor a
+// later publication holds it.
 // Versions and receipts are kept: the rows are marked erased; their
 // receipt keys are deleted (and an individual's content salt), so that
 // nothing stored confirms a guess of what was erased, and verification
@@ -256,7 +257,7 @@ func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, ma
 		if _, err := tx.Exec(ctx, `DELETE FROM submission.mail_outbox WHERE lower(to_address) = $1`, address); err != nil {
 			return fmt.Errorf("erase: mail outbox: %w", err)
 		}
-		if err := scrubOutbox(ctx, tx, individuals); err != nil {
+		if err := scrubOutbox(ctx, tx, all); err != nil {
 			return err
 		}
 		rec.SubmissionIDs = all
@@ -277,24 +278,21 @@ func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, ma
 	return erased, orphanBlobs, nil
 }
 
-// snapshotSubjects are the events that carry a submission snapshot, which
-// may hold an individual's texts.
-var snapshotSubjects = []string{events.SubmissionReceived, events.SubmissionConfirmed, events.SubmissionUpdated,
-	events.SubmissionWithdrawn, events.SubmissionExpired}
-
-// scrubOutbox removes the texts of the individuals' submissions ids from the
-// events of the outbox: unpublished events then leave without them, and
-// published ones no longer keep them here. (What the stream already holds
-// is dropped by its readers on consulta.submission.erased.) The rows are
-// found by the submission id in their payload and checked by decoding.
+// scrubOutbox rewrites the outbox's events about the submissions ids,
+// published or not, keeping only what the current event definitions hold.
+// Events made by this version carry no personal data and no free text, so
+// for them this changes nothing; events written before carried the texts
+// and organisation names of their submissions (fields since reserved), which
+// decoding drops as unknown fields. The rows are found by the submission id
+// in their payload (the envelope's aggregate id) and checked by decoding.
 func scrubOutbox(ctx context.Context, tx pgx.Tx, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	rows, err := tx.Query(ctx, `SELECT seq, payload FROM submission.outbox
-		WHERE subject = ANY($1) AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS id
+		WHERE subject LIKE 'consulta.submission.%' AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS id
 			WHERE position(convert_to(id, 'UTF8') IN payload) > 0)
-		ORDER BY seq FOR UPDATE`, snapshotSubjects, ids)
+		ORDER BY seq FOR UPDATE`, ids)
 	if err != nil {
 		return fmt.Errorf("erase: outbox: %w", err)
 	}
@@ -314,53 +312,32 @@ func scrubOutbox(ctx context.Context, tx pgx.Tx, ids []string) error {
 	for _, id := range ids {
 		wanted[id] = true
 	}
+	known := proto.UnmarshalOptions{DiscardUnknown: true}
 	for _, x := range found {
-		env, err := events.Unmarshal(x.payload)
+		env := &eventsv1.Envelope{}
+		if err := known.Unmarshal(x.payload, env); err != nil {
+			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
+		}
+		if !wanted[env.GetAggregateId()] || env.GetPayload() == nil {
+			continue
+		}
+		msg, err := anypb.UnmarshalNew(env.GetPayload(), known)
 		if err != nil {
 			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
 		}
-		if !wanted[env.GetAggregateId()] {
-			continue
-		}
-		msg, err := events.Decode(env)
-		if err != nil {
-			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
-		}
-		ev, ok := msg.(interface {
-			proto.Message
-			GetSubmission() *submissionv1.SubmissionSnapshot
-		})
-		if !ok {
-			continue
-		}
-		scrubSnapshot(ev.GetSubmission())
-		if env.Payload, err = anypb.New(ev); err != nil {
+		if env.Payload, err = anypb.New(msg); err != nil {
 			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
 		}
 		b, err := events.Marshal(env)
 		if err != nil {
 			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
 		}
+		if bytes.Equal(b, x.payload) {
+			continue
+		}
 		if _, err := tx.Exec(ctx, `UPDATE submission.outbox SET payload = $2 WHERE seq = $1`, x.seq, b); err != nil {
 			return fmt.Errorf("erase: outbox row %d: %w", x.seq, err)
 		}
 	}
 	return nil
-}
-
-// scrubSnapshot removes what an erasure removes from an individual's
-// submission: the organisation name and the texts of text and file answers.
-func scrubSnapshot(s *submissionv1.SubmissionSnapshot) {
-	if s == nil {
-		return
-	}
-	s.OrganisationName = ""
-	for _, a := range s.GetAnswers() {
-		switch a.GetValue().(type) {
-		case *submissionv1.Answer_Text:
-			a.Value = &submissionv1.Answer_Text{}
-		case *submissionv1.Answer_File:
-			a.Value = &submissionv1.Answer_File{File: &submissionv1.FileRef{}}
-		}
-	}
 }

@@ -24,7 +24,10 @@ const (
 )
 
 // TranslateSubmission asks for the texts of a submission in the other
-// languages of its consultation.
+// languages of its consultation. It names the submission version and never
+// holds a text: payloads sit in Redis, where an erasure would not reach
+// them, so the job is to read the texts from the submission service when it
+// runs (and find none once they are erased).
 type TranslateSubmission struct {
 	SubmissionID   string `json:"submission_id"`
 	ConsultationID string `json:"consultation_id"`

@@ -23,28 +23,31 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// SubmissionSnapshot is a submission as events carry it: without personal
-// data (contact address, names of individuals), which the stream could never
-// forget. A confidential submission carries neither answers nor the
-// organisation's name, and an anonymous one no organisation name: such
-// submissions leave the service only as counts.
+// SubmissionSnapshot is a submission as events carry it. Events never carry
+// personal data nor any free text: no contact address, no person's name, no
+// organisation name, no text of an answer, no document reference, since the
+// stream could not forget them. They say which questions were answered and,
+// for closed questions (choice, scale, ranking), how; of a text answer only
+// its length. A consumer that needs the texts asks the submission service by
+// id. A confidential submission carries no answers at all: it leaves the
+// service only as counts.
 type SubmissionSnapshot struct {
-	state            protoimpl.MessageState `protogen:"open.v1"`
-	Id               string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	ConsultationId   string                 `protobuf:"bytes,2,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
-	StakeholderType  string                 `protobuf:"bytes,3,opt,name=stakeholder_type,json=stakeholderType,proto3" json:"stakeholder_type,omitempty"`
-	Country          string                 `protobuf:"bytes,4,opt,name=country,proto3" json:"country,omitempty"`
-	Region           string                 `protobuf:"bytes,5,opt,name=region,proto3" json:"region,omitempty"`
-	OrganisationName string                 `protobuf:"bytes,6,opt,name=organisation_name,json=organisationName,proto3" json:"organisation_name,omitempty"`
-	Language         string                 `protobuf:"bytes,7,opt,name=language,proto3" json:"language,omitempty"`
-	Answers          []*Answer              `protobuf:"bytes,8,rep,name=answers,proto3" json:"answers,omitempty"`
-	Version          int64                  `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
-	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	Status           SubmissionStatus       `protobuf:"varint,11,opt,name=status,proto3,enum=consulta.submission.v1.SubmissionStatus" json:"status,omitempty"`
-	Publication      v1.Publication         `protobuf:"varint,12,opt,name=publication,proto3,enum=consulta.consultation.v1.Publication" json:"publication,omitempty"`
-	UpdateTime       *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ConsultationId  string                 `protobuf:"bytes,2,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
+	StakeholderType string                 `protobuf:"bytes,3,opt,name=stakeholder_type,json=stakeholderType,proto3" json:"stakeholder_type,omitempty"`
+	Country         string                 `protobuf:"bytes,4,opt,name=country,proto3" json:"country,omitempty"`
+	Region          string                 `protobuf:"bytes,5,opt,name=region,proto3" json:"region,omitempty"`
+	Language        string                 `protobuf:"bytes,7,opt,name=language,proto3" json:"language,omitempty"`
+	Version         int64                  `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
+	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Status          SubmissionStatus       `protobuf:"varint,11,opt,name=status,proto3,enum=consulta.submission.v1.SubmissionStatus" json:"status,omitempty"`
+	Publication     v1.Publication         `protobuf:"varint,12,opt,name=publication,proto3,enum=consulta.consultation.v1.Publication" json:"publication,omitempty"`
+	UpdateTime      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The questions answered, in the order of the submission.
+	Answered      []*AnsweredQuestion `protobuf:"bytes,14,rep,name=answered,proto3" json:"answered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmissionSnapshot) Reset() {
@@ -112,25 +115,11 @@ func (x *SubmissionSnapshot) GetRegion() string {
 	return ""
 }
 
-func (x *SubmissionSnapshot) GetOrganisationName() string {
-	if x != nil {
-		return x.OrganisationName
-	}
-	return ""
-}
-
 func (x *SubmissionSnapshot) GetLanguage() string {
 	if x != nil {
 		return x.Language
 	}
 	return ""
-}
-
-func (x *SubmissionSnapshot) GetAnswers() []*Answer {
-	if x != nil {
-		return x.Answers
-	}
-	return nil
 }
 
 func (x *SubmissionSnapshot) GetVersion() int64 {
@@ -168,7 +157,244 @@ func (x *SubmissionSnapshot) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// SubmissionReceivedEvent is published on consulta.submission.received.
+func (x *SubmissionSnapshot) GetAnswered() []*AnsweredQuestion {
+	if x != nil {
+		return x.Answered
+	}
+	return nil
+}
+
+// AnsweredQuestion says that a question was answered and, when the answer is
+// no free text, what it is.
+type AnsweredQuestion struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	QuestionId string                 `protobuf:"bytes,1,opt,name=question_id,json=questionId,proto3" json:"question_id,omitempty"`
+	// Types that are valid to be assigned to Value:
+	//
+	//	*AnsweredQuestion_Text
+	//	*AnsweredQuestion_Choice
+	//	*AnsweredQuestion_Scale
+	//	*AnsweredQuestion_Ranking
+	//	*AnsweredQuestion_File
+	Value         isAnsweredQuestion_Value `protobuf_oneof:"value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnsweredQuestion) Reset() {
+	*x = AnsweredQuestion{}
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnsweredQuestion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnsweredQuestion) ProtoMessage() {}
+
+func (x *AnsweredQuestion) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnsweredQuestion.ProtoReflect.Descriptor instead.
+func (*AnsweredQuestion) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AnsweredQuestion) GetQuestionId() string {
+	if x != nil {
+		return x.QuestionId
+	}
+	return ""
+}
+
+func (x *AnsweredQuestion) GetValue() isAnsweredQuestion_Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *AnsweredQuestion) GetText() *TextAnswered {
+	if x != nil {
+		if x, ok := x.Value.(*AnsweredQuestion_Text); ok {
+			return x.Text
+		}
+	}
+	return nil
+}
+
+func (x *AnsweredQuestion) GetChoice() *Choice {
+	if x != nil {
+		if x, ok := x.Value.(*AnsweredQuestion_Choice); ok {
+			return x.Choice
+		}
+	}
+	return nil
+}
+
+func (x *AnsweredQuestion) GetScale() int32 {
+	if x != nil {
+		if x, ok := x.Value.(*AnsweredQuestion_Scale); ok {
+			return x.Scale
+		}
+	}
+	return 0
+}
+
+func (x *AnsweredQuestion) GetRanking() *Ranking {
+	if x != nil {
+		if x, ok := x.Value.(*AnsweredQuestion_Ranking); ok {
+			return x.Ranking
+		}
+	}
+	return nil
+}
+
+func (x *AnsweredQuestion) GetFile() *FileAnswered {
+	if x != nil {
+		if x, ok := x.Value.(*AnsweredQuestion_File); ok {
+			return x.File
+		}
+	}
+	return nil
+}
+
+type isAnsweredQuestion_Value interface {
+	isAnsweredQuestion_Value()
+}
+
+type AnsweredQuestion_Text struct {
+	// A text answer: its length only.
+	Text *TextAnswered `protobuf:"bytes,2,opt,name=text,proto3,oneof"`
+}
+
+type AnsweredQuestion_Choice struct {
+	// A choice answer: the options picked (options are the consultation's
+	// words, not the respondent's).
+	Choice *Choice `protobuf:"bytes,3,opt,name=choice,proto3,oneof"`
+}
+
+type AnsweredQuestion_Scale struct {
+	// A scale answer: 1 to 5.
+	Scale int32 `protobuf:"varint,4,opt,name=scale,proto3,oneof"`
+}
+
+type AnsweredQuestion_Ranking struct {
+	// A ranking answer: option ids, most preferred first.
+	Ranking *Ranking `protobuf:"bytes,5,opt,name=ranking,proto3,oneof"`
+}
+
+type AnsweredQuestion_File struct {
+	// A file answer: that a document was attached, nothing about it.
+	File *FileAnswered `protobuf:"bytes,6,opt,name=file,proto3,oneof"`
+}
+
+func (*AnsweredQuestion_Text) isAnsweredQuestion_Value() {}
+
+func (*AnsweredQuestion_Choice) isAnsweredQuestion_Value() {}
+
+func (*AnsweredQuestion_Scale) isAnsweredQuestion_Value() {}
+
+func (*AnsweredQuestion_Ranking) isAnsweredQuestion_Value() {}
+
+func (*AnsweredQuestion_File) isAnsweredQuestion_Value() {}
+
+// TextAnswered stands for a text answer, which stays in the submission service.
+type TextAnswered struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Length of the text in characters (Unicode code points).
+	Characters    int32 `protobuf:"varint,1,opt,name=characters,proto3" json:"characters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TextAnswered) Reset() {
+	*x = TextAnswered{}
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TextAnswered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TextAnswered) ProtoMessage() {}
+
+func (x *TextAnswered) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TextAnswered.ProtoReflect.Descriptor instead.
+func (*TextAnswered) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TextAnswered) GetCharacters() int32 {
+	if x != nil {
+		return x.Characters
+	}
+	return 0
+}
+
+// FileAnswered stands for a file answer: the document and its reference (a
+// digest of its content) stay in the submission service.
+type FileAnswered struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileAnswered) Reset() {
+	*x = FileAnswered{}
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileAnswered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileAnswered) ProtoMessage() {}
+
+func (x *FileAnswered) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileAnswered.ProtoReflect.Descriptor instead.
+func (*FileAnswered) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+// SubmissionReceivedEvent is published on consulta.submission.received.<id>.
 type SubmissionReceivedEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Submission    *SubmissionSnapshot    `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
@@ -178,7 +404,7 @@ type SubmissionReceivedEvent struct {
 
 func (x *SubmissionReceivedEvent) Reset() {
 	*x = SubmissionReceivedEvent{}
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[1]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -190,7 +416,7 @@ func (x *SubmissionReceivedEvent) String() string {
 func (*SubmissionReceivedEvent) ProtoMessage() {}
 
 func (x *SubmissionReceivedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[1]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -203,7 +429,7 @@ func (x *SubmissionReceivedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmissionReceivedEvent.ProtoReflect.Descriptor instead.
 func (*SubmissionReceivedEvent) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SubmissionReceivedEvent) GetSubmission() *SubmissionSnapshot {
@@ -213,7 +439,7 @@ func (x *SubmissionReceivedEvent) GetSubmission() *SubmissionSnapshot {
 	return nil
 }
 
-// SubmissionConfirmedEvent is published on consulta.submission.confirmed when
+// SubmissionConfirmedEvent is published on consulta.submission.confirmed.<id> when
 // the respondent follows the emailed link: from then on it counts.
 type SubmissionConfirmedEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -224,7 +450,7 @@ type SubmissionConfirmedEvent struct {
 
 func (x *SubmissionConfirmedEvent) Reset() {
 	*x = SubmissionConfirmedEvent{}
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[2]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -236,7 +462,7 @@ func (x *SubmissionConfirmedEvent) String() string {
 func (*SubmissionConfirmedEvent) ProtoMessage() {}
 
 func (x *SubmissionConfirmedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[2]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -249,7 +475,7 @@ func (x *SubmissionConfirmedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmissionConfirmedEvent.ProtoReflect.Descriptor instead.
 func (*SubmissionConfirmedEvent) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SubmissionConfirmedEvent) GetSubmission() *SubmissionSnapshot {
@@ -259,7 +485,7 @@ func (x *SubmissionConfirmedEvent) GetSubmission() *SubmissionSnapshot {
 	return nil
 }
 
-// SubmissionUpdatedEvent is published on consulta.submission.updated.
+// SubmissionUpdatedEvent is published on consulta.submission.updated.<id>.
 type SubmissionUpdatedEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Submission    *SubmissionSnapshot    `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
@@ -269,7 +495,7 @@ type SubmissionUpdatedEvent struct {
 
 func (x *SubmissionUpdatedEvent) Reset() {
 	*x = SubmissionUpdatedEvent{}
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[3]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -281,7 +507,7 @@ func (x *SubmissionUpdatedEvent) String() string {
 func (*SubmissionUpdatedEvent) ProtoMessage() {}
 
 func (x *SubmissionUpdatedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[3]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -294,7 +520,7 @@ func (x *SubmissionUpdatedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmissionUpdatedEvent.ProtoReflect.Descriptor instead.
 func (*SubmissionUpdatedEvent) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SubmissionUpdatedEvent) GetSubmission() *SubmissionSnapshot {
@@ -304,7 +530,7 @@ func (x *SubmissionUpdatedEvent) GetSubmission() *SubmissionSnapshot {
 	return nil
 }
 
-// SubmissionWithdrawnEvent is published on consulta.submission.withdrawn.
+// SubmissionWithdrawnEvent is published on consulta.submission.withdrawn.<id>.
 type SubmissionWithdrawnEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Submission    *SubmissionSnapshot    `protobuf:"bytes,1,opt,name=submission,proto3" json:"submission,omitempty"`
@@ -314,7 +540,7 @@ type SubmissionWithdrawnEvent struct {
 
 func (x *SubmissionWithdrawnEvent) Reset() {
 	*x = SubmissionWithdrawnEvent{}
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[4]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +552,7 @@ func (x *SubmissionWithdrawnEvent) String() string {
 func (*SubmissionWithdrawnEvent) ProtoMessage() {}
 
 func (x *SubmissionWithdrawnEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[4]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +565,7 @@ func (x *SubmissionWithdrawnEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmissionWithdrawnEvent.ProtoReflect.Descriptor instead.
 func (*SubmissionWithdrawnEvent) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubmissionWithdrawnEvent) GetSubmission() *SubmissionSnapshot {
@@ -349,7 +575,7 @@ func (x *SubmissionWithdrawnEvent) GetSubmission() *SubmissionSnapshot {
 	return nil
 }
 
-// SubmissionExpiredEvent is published on consulta.submission.expired when a
+// SubmissionExpiredEvent is published on consulta.submission.expired.<id> when a
 // submission was never confirmed in time.
 type SubmissionExpiredEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -360,7 +586,7 @@ type SubmissionExpiredEvent struct {
 
 func (x *SubmissionExpiredEvent) Reset() {
 	*x = SubmissionExpiredEvent{}
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[5]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +598,7 @@ func (x *SubmissionExpiredEvent) String() string {
 func (*SubmissionExpiredEvent) ProtoMessage() {}
 
 func (x *SubmissionExpiredEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[5]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +611,7 @@ func (x *SubmissionExpiredEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmissionExpiredEvent.ProtoReflect.Descriptor instead.
 func (*SubmissionExpiredEvent) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubmissionExpiredEvent) GetSubmission() *SubmissionSnapshot {
@@ -395,8 +621,11 @@ func (x *SubmissionExpiredEvent) GetSubmission() *SubmissionSnapshot {
 	return nil
 }
 
-// SubmissionErasedEvent is published on consulta.submission.erased: every
-// projection and translation drops the texts of these submissions.
+// SubmissionErasedEvent is published on consulta.submission.erased.<id>
+// when the personal data of a submission is erased. It carries ids only. The
+// submission service then deletes the earlier messages of the submission
+// from the stream (consulta.submission.*.<id>), overwriting their bytes,
+// once every consumer has acknowledged them.
 type SubmissionErasedEvent struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	SubmissionId   string                 `protobuf:"bytes,1,opt,name=submission_id,json=submissionId,proto3" json:"submission_id,omitempty"`
@@ -409,7 +638,7 @@ type SubmissionErasedEvent struct {
 
 func (x *SubmissionErasedEvent) Reset() {
 	*x = SubmissionErasedEvent{}
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[6]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +650,7 @@ func (x *SubmissionErasedEvent) String() string {
 func (*SubmissionErasedEvent) ProtoMessage() {}
 
 func (x *SubmissionErasedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_events_proto_msgTypes[6]
+	mi := &file_consulta_submission_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +663,7 @@ func (x *SubmissionErasedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmissionErasedEvent.ProtoReflect.Descriptor instead.
 func (*SubmissionErasedEvent) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_consulta_submission_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubmissionErasedEvent) GetSubmissionId() string {
@@ -462,16 +691,14 @@ var File_consulta_submission_v1_events_proto protoreflect.FileDescriptor
 
 const file_consulta_submission_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"#consulta/submission/v1/events.proto\x12\x16consulta.submission.v1\x1a+consulta/consultation/v1/consultation.proto\x1a'consulta/submission/v1/submission.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x04\n" +
+	"#consulta/submission/v1/events.proto\x12\x16consulta.submission.v1\x1a+consulta/consultation/v1/consultation.proto\x1a'consulta/submission/v1/submission.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x04\n" +
 	"\x12SubmissionSnapshot\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0fconsultation_id\x18\x02 \x01(\tR\x0econsultationId\x12)\n" +
 	"\x10stakeholder_type\x18\x03 \x01(\tR\x0fstakeholderType\x12\x18\n" +
 	"\acountry\x18\x04 \x01(\tR\acountry\x12\x16\n" +
-	"\x06region\x18\x05 \x01(\tR\x06region\x12+\n" +
-	"\x11organisation_name\x18\x06 \x01(\tR\x10organisationName\x12\x1a\n" +
-	"\blanguage\x18\a \x01(\tR\blanguage\x128\n" +
-	"\aanswers\x18\b \x03(\v2\x1e.consulta.submission.v1.AnswerR\aanswers\x12\x18\n" +
+	"\x06region\x18\x05 \x01(\tR\x06region\x12\x1a\n" +
+	"\blanguage\x18\a \x01(\tR\blanguage\x12\x18\n" +
 	"\aversion\x18\t \x01(\x03R\aversion\x12;\n" +
 	"\vcreate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -479,7 +706,22 @@ const file_consulta_submission_v1_events_proto_rawDesc = "" +
 	"\x06status\x18\v \x01(\x0e2(.consulta.submission.v1.SubmissionStatusR\x06status\x12G\n" +
 	"\vpublication\x18\f \x01(\x0e2%.consulta.consultation.v1.PublicationR\vpublication\x12;\n" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"e\n" +
+	"updateTime\x12D\n" +
+	"\banswered\x18\x0e \x03(\v2(.consulta.submission.v1.AnsweredQuestionR\bansweredJ\x04\b\x06\x10\aJ\x04\b\b\x10\tR\x11organisation_nameR\aanswers\"\xc3\x02\n" +
+	"\x10AnsweredQuestion\x12\x1f\n" +
+	"\vquestion_id\x18\x01 \x01(\tR\n" +
+	"questionId\x12:\n" +
+	"\x04text\x18\x02 \x01(\v2$.consulta.submission.v1.TextAnsweredH\x00R\x04text\x128\n" +
+	"\x06choice\x18\x03 \x01(\v2\x1e.consulta.submission.v1.ChoiceH\x00R\x06choice\x12\x16\n" +
+	"\x05scale\x18\x04 \x01(\x05H\x00R\x05scale\x12;\n" +
+	"\aranking\x18\x05 \x01(\v2\x1f.consulta.submission.v1.RankingH\x00R\aranking\x12:\n" +
+	"\x04file\x18\x06 \x01(\v2$.consulta.submission.v1.FileAnsweredH\x00R\x04fileB\a\n" +
+	"\x05value\".\n" +
+	"\fTextAnswered\x12\x1e\n" +
+	"\n" +
+	"characters\x18\x01 \x01(\x05R\n" +
+	"characters\"\x0e\n" +
+	"\fFileAnswered\"e\n" +
 	"\x17SubmissionReceivedEvent\x12J\n" +
 	"\n" +
 	"submission\x18\x01 \x01(\v2*.consulta.submission.v1.SubmissionSnapshotR\n" +
@@ -517,36 +759,44 @@ func file_consulta_submission_v1_events_proto_rawDescGZIP() []byte {
 	return file_consulta_submission_v1_events_proto_rawDescData
 }
 
-var file_consulta_submission_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_consulta_submission_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_consulta_submission_v1_events_proto_goTypes = []any{
 	(*SubmissionSnapshot)(nil),       // 0: consulta.submission.v1.SubmissionSnapshot
-	(*SubmissionReceivedEvent)(nil),  // 1: consulta.submission.v1.SubmissionReceivedEvent
-	(*SubmissionConfirmedEvent)(nil), // 2: consulta.submission.v1.SubmissionConfirmedEvent
-	(*SubmissionUpdatedEvent)(nil),   // 3: consulta.submission.v1.SubmissionUpdatedEvent
-	(*SubmissionWithdrawnEvent)(nil), // 4: consulta.submission.v1.SubmissionWithdrawnEvent
-	(*SubmissionExpiredEvent)(nil),   // 5: consulta.submission.v1.SubmissionExpiredEvent
-	(*SubmissionErasedEvent)(nil),    // 6: consulta.submission.v1.SubmissionErasedEvent
-	(*Answer)(nil),                   // 7: consulta.submission.v1.Answer
-	(*timestamppb.Timestamp)(nil),    // 8: google.protobuf.Timestamp
-	(SubmissionStatus)(0),            // 9: consulta.submission.v1.SubmissionStatus
-	(v1.Publication)(0),              // 10: consulta.consultation.v1.Publication
+	(*AnsweredQuestion)(nil),         // 1: consulta.submission.v1.AnsweredQuestion
+	(*TextAnswered)(nil),             // 2: consulta.submission.v1.TextAnswered
+	(*FileAnswered)(nil),             // 3: consulta.submission.v1.FileAnswered
+	(*SubmissionReceivedEvent)(nil),  // 4: consulta.submission.v1.SubmissionReceivedEvent
+	(*SubmissionConfirmedEvent)(nil), // 5: consulta.submission.v1.SubmissionConfirmedEvent
+	(*SubmissionUpdatedEvent)(nil),   // 6: consulta.submission.v1.SubmissionUpdatedEvent
+	(*SubmissionWithdrawnEvent)(nil), // 7: consulta.submission.v1.SubmissionWithdrawnEvent
+	(*SubmissionExpiredEvent)(nil),   // 8: consulta.submission.v1.SubmissionExpiredEvent
+	(*SubmissionErasedEvent)(nil),    // 9: consulta.submission.v1.SubmissionErasedEvent
+	(*timestamppb.Timestamp)(nil),    // 10: google.protobuf.Timestamp
+	(SubmissionStatus)(0),            // 11: consulta.submission.v1.SubmissionStatus
+	(v1.Publication)(0),              // 12: consulta.consultation.v1.Publication
+	(*Choice)(nil),                   // 13: consulta.submission.v1.Choice
+	(*Ranking)(nil),                  // 14: consulta.submission.v1.Ranking
 }
 var file_consulta_submission_v1_events_proto_depIdxs = []int32{
-	7,  // 0: consulta.submission.v1.SubmissionSnapshot.answers:type_name -> consulta.submission.v1.Answer
-	8,  // 1: consulta.submission.v1.SubmissionSnapshot.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 2: consulta.submission.v1.SubmissionSnapshot.status:type_name -> consulta.submission.v1.SubmissionStatus
-	10, // 3: consulta.submission.v1.SubmissionSnapshot.publication:type_name -> consulta.consultation.v1.Publication
-	8,  // 4: consulta.submission.v1.SubmissionSnapshot.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 5: consulta.submission.v1.SubmissionReceivedEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
-	0,  // 6: consulta.submission.v1.SubmissionConfirmedEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
-	0,  // 7: consulta.submission.v1.SubmissionUpdatedEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
-	0,  // 8: consulta.submission.v1.SubmissionWithdrawnEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
-	0,  // 9: consulta.submission.v1.SubmissionExpiredEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	10, // 0: consulta.submission.v1.SubmissionSnapshot.create_time:type_name -> google.protobuf.Timestamp
+	11, // 1: consulta.submission.v1.SubmissionSnapshot.status:type_name -> consulta.submission.v1.SubmissionStatus
+	12, // 2: consulta.submission.v1.SubmissionSnapshot.publication:type_name -> consulta.consultation.v1.Publication
+	10, // 3: consulta.submission.v1.SubmissionSnapshot.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 4: consulta.submission.v1.SubmissionSnapshot.answered:type_name -> consulta.submission.v1.AnsweredQuestion
+	2,  // 5: consulta.submission.v1.AnsweredQuestion.text:type_name -> consulta.submission.v1.TextAnswered
+	13, // 6: consulta.submission.v1.AnsweredQuestion.choice:type_name -> consulta.submission.v1.Choice
+	14, // 7: consulta.submission.v1.AnsweredQuestion.ranking:type_name -> consulta.submission.v1.Ranking
+	3,  // 8: consulta.submission.v1.AnsweredQuestion.file:type_name -> consulta.submission.v1.FileAnswered
+	0,  // 9: consulta.submission.v1.SubmissionReceivedEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
+	0,  // 10: consulta.submission.v1.SubmissionConfirmedEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
+	0,  // 11: consulta.submission.v1.SubmissionUpdatedEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
+	0,  // 12: consulta.submission.v1.SubmissionWithdrawnEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
+	0,  // 13: consulta.submission.v1.SubmissionExpiredEvent.submission:type_name -> consulta.submission.v1.SubmissionSnapshot
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_consulta_submission_v1_events_proto_init() }
@@ -555,13 +805,20 @@ func file_consulta_submission_v1_events_proto_init() {
 		return
 	}
 	file_consulta_submission_v1_submission_proto_init()
+	file_consulta_submission_v1_events_proto_msgTypes[1].OneofWrappers = []any{
+		(*AnsweredQuestion_Text)(nil),
+		(*AnsweredQuestion_Choice)(nil),
+		(*AnsweredQuestion_Scale)(nil),
+		(*AnsweredQuestion_Ranking)(nil),
+		(*AnsweredQuestion_File)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consulta_submission_v1_events_proto_rawDesc), len(file_consulta_submission_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
