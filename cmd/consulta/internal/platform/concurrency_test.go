@@ -3,7 +3,6 @@ package platform_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -19,19 +18,6 @@ import (
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 )
 
-// withPoolSize sets pgxpool's pool_max_conns in a database URL.
-func withPoolSize(t *testing.T, dbURL string, n int) string {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("pool_max_conns", fmt.Sprint(n))
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // TestConcurrentWritesDoNotDeadlock runs 50 edits and withdrawals of three
 // submissions at once, with co-lead changes (SetThematicAreaCoLeads) and
 // co-leads' edits of the consultation, on a pool of two connections. A
@@ -42,8 +28,7 @@ func withPoolSize(t *testing.T, dbURL string, n int) string {
 func TestConcurrentWritesDoNotDeadlock(t *testing.T) {
 	t.Parallel()
 	h := startPlatformWith(t, func(c *platformConfig) {
-		c.DatabaseURL = withPoolSize(t, c.DatabaseURL, 2)
-		c.Migrate = false // the template is migrated; goose would not take pool_max_conns
+		c.DBMaxConns = 2
 	})
 	id := openConsultationWith(t, h, nil)
 	ss := submissionv1.NewSubmissionServiceClient(h.grpcConn)

@@ -74,7 +74,10 @@ type Config struct {
 	Services []string
 
 	DatabaseURL string
-	RedisURL    string
+	// DBMaxConns is the size of the Postgres pool; 0 means
+	// postgres.DefaultMaxConns.
+	DBMaxConns int32
+	RedisURL   string
 	NATSURL     string
 	// StreamReplicas is the replica count of the CONSULTA stream (1 for a
 	// single NATS server, 3 for a cluster).
@@ -83,6 +86,9 @@ type Config struct {
 	GRPCAddr    string
 	HTTPAddr    string
 	MetricsAddr string // empty disables the metrics server
+	// RPCTimeout is the deadline of a gRPC call (and so of a REST call)
+	// whose caller set none; 0 means grpcserver.DefaultTimeout.
+	RPCTimeout time.Duration
 
 	Auth auth.VerifierConfig
 	// DevJWKS is served by the gateway in development only.
@@ -191,7 +197,7 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 				return nil, err
 			}
 		}
-		if p.pool, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+		if p.pool, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolConfig{MaxConns: cfg.DBMaxConns}); err != nil {
 			return nil, err
 		}
 	}
@@ -289,6 +295,7 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 		return fmt.Errorf("token verifier: %w", err)
 	}
 	p.grpc, err = grpcserver.New(grpcserver.Config{Logger: p.log, Verifier: verifier, Policy: policy, Registerer: reg,
+		DefaultTimeout: p.cfg.RPCTimeout,
 		// Position papers arrive in one message: room for the largest
 		// document (25 MiB) and its envelope.
 		ServerOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes)}})
