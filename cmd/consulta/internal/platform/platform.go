@@ -78,7 +78,7 @@ type Config struct {
 	// postgres.DefaultMaxConns.
 	DBMaxConns int32
 	RedisURL   string
-	NATSURL     string
+	NATSURL    string
 	// StreamReplicas is the replica count of the CONSULTA stream (1 for a
 	// single NATS server, 3 for a cluster).
 	StreamReplicas int
