@@ -15,10 +15,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/background"
 	"github.com/consulta-platform/consulta/pkg/consumer"
 	"github.com/consulta-platform/consulta/pkg/events"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
@@ -129,33 +129,34 @@ func RegisterGateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.Clie
 	return submissionv1.RegisterSubmissionServiceHandler(ctx, mux, conn)
 }
 
-// Run relays the outbox and keeps the read models of consultations and of
-// reference data (countries' regions, stakeholder types) current until ctx
-// is cancelled.
-func (s *Service) Run(ctx context.Context) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.relay.Run(ctx) })
-	g.Go(func() error { return s.mailer.Run(ctx) })
-	g.Go(func() error {
-		return s.app.RunExpiry(ctx, s.deps.Logger.With("component", "expiry"), s.deps.ExpiryInterval)
-	})
-	g.Go(func() error {
-		return consumer.Run(ctx, consumer.Config{
-			JetStream: s.deps.JetStream,
-			Durable:   ConsultationsConsumer,
-			Subjects:  []string{"consulta.consultation.>"},
-			Logger:    s.deps.Logger.With("consumer", ConsultationsConsumer),
-		}, inbox.Handler(s.deps.Pool, store.Schema, ConsultationsConsumer, app.ApplyConsultationEvent))
-	})
-	g.Go(func() error {
-		return consumer.Run(ctx, consumer.Config{
-			JetStream: s.deps.JetStream,
-			Durable:   ReferenceConsumer,
-			Subjects:  []string{events.ReferenceSubjects},
-			Logger:    s.deps.Logger.With("consumer", ReferenceConsumer),
-		}, inbox.Handler(s.deps.Pool, store.Schema, ReferenceConsumer, app.ApplyReferenceEvent))
-	})
-	return g.Wait()
+// Background is the service's background work: the outbox relay; the
+// mailer; the sweeper that expires unconfirmed submissions; the consumers
+// that keep the read models of consultations and of reference data
+// (countries' regions, stakeholder types) current.
+func (s *Service) Background() []background.Part {
+	return []background.Part{
+		{Name: "submission relay", Stage: background.Relays, Run: s.relay.Run},
+		{Name: "submission mailer", Stage: background.Consumers, Run: s.mailer.Run},
+		{Name: "submission expiry", Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return s.app.RunExpiry(ctx, s.deps.Logger.With("component", "expiry"), s.deps.ExpiryInterval)
+		}},
+		{Name: ConsultationsConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return consumer.Run(ctx, consumer.Config{
+				JetStream: s.deps.JetStream,
+				Durable:   ConsultationsConsumer,
+				Subjects:  []string{"consulta.consultation.>"},
+				Logger:    s.deps.Logger.With("consumer", ConsultationsConsumer),
+			}, inbox.Handler(s.deps.Pool, store.Schema, ConsultationsConsumer, app.ApplyConsultationEvent))
+		}},
+		{Name: ReferenceConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return consumer.Run(ctx, consumer.Config{
+				JetStream: s.deps.JetStream,
+				Durable:   ReferenceConsumer,
+				Subjects:  []string{events.ReferenceSubjects},
+				Logger:    s.deps.Logger.With("consumer", ReferenceConsumer),
+			}, inbox.Handler(s.deps.Pool, store.Schema, ReferenceConsumer, app.ApplyReferenceEvent))
+		}},
+	}
 }
 
 // Policy lists who may call each RPC; object-level checks happen in the use

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/background"
 	"github.com/consulta-platform/consulta/pkg/blobstore"
 	"github.com/consulta-platform/consulta/pkg/dbmigrate"
 	"github.com/consulta-platform/consulta/pkg/events"
@@ -154,12 +155,8 @@ type Platform struct {
 	conns   []*grpc.ClientConn
 	closers []func() error
 
-	runners []runner
-}
-
-type runner struct {
-	name string
-	run  func(context.Context) error
+	// background is the services' background work, stopped in stages.
+	background []background.Part
 }
 
 // New connects to the infrastructure the selected services need, binds the
@@ -237,7 +234,7 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		if err != nil {
 			return nil, err
 		}
-		p.runners = append(p.runners, runner{worker.Name, w.Run})
+		p.background = append(p.background, w.Background()...)
 	}
 
 	if cfg.runs(gateway.Name) {
@@ -257,15 +254,13 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js jetstream.JetStream) error {
 	type grpcService interface {
 		Register(*grpc.Server)
-		Run(context.Context) error
+		Background() []background.Part
 	}
 	var services []grpcService
-	var names []string
 	policy := auth.Policy{}
 	if p.cfg.runs(consultation.Name) {
 		services = append(services, consultation.New(consultation.Deps{
 			Pool: p.pool, JetStream: js, Logger: p.log.With("service", consultation.Name), Now: p.cfg.Now, Registerer: reg}))
-		names = append(names, consultation.Name)
 		policy = policy.Merge(consultation.Policy())
 	}
 	if p.cfg.runs(submission.Name) {
@@ -274,13 +269,11 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 			return err
 		}
 		services = append(services, svc)
-		names = append(names, submission.Name)
 		policy = policy.Merge(submission.Policy())
 	}
 	if p.cfg.runs(summary.Name) {
 		services = append(services, summary.New(summary.Deps{
 			Pool: p.pool, JetStream: js, Logger: p.log.With("service", summary.Name)}))
-		names = append(names, summary.Name)
 		policy = policy.Merge(summary.Policy())
 	}
 	if len(services) == 0 {
@@ -302,9 +295,9 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 	if err != nil {
 		return err
 	}
-	for i, s := range services {
+	for _, s := range services {
 		s.Register(p.grpc.GRPC)
-		p.runners = append(p.runners, runner{names[i], s.Run})
+		p.background = append(p.background, s.Background()...)
 	}
 	if p.grpcLn, err = net.Listen("tcp", p.cfg.GRPCAddr); err != nil {
 		return fmt.Errorf("gRPC listen %s: %w", p.cfg.GRPCAddr, err)
@@ -412,74 +405,98 @@ func addrOf(ln net.Listener) string {
 }
 
 // Run serves until ctx is cancelled, or until a part fails, and then shuts
-// down in order: stop taking requests (gRPC GracefulStop, HTTP Shutdown),
-// stop the services' background work (consumers drain, the Asynq server
-// stops, outbox relays flush), drain NATS, close the pool.
+// down in the order design.md gives:
+//
+//  1. HTTP Shutdown: no new REST requests; those in flight finish, and
+//     their calls to this process's own gRPC server still work;
+//  2. gRPC: health NOT_SERVING, then GracefulStop: running calls finish;
+//  3. the consumers drain (and the loops that change state stop);
+//  4. the Asynq server stops, letting running jobs finish;
+//  5. the outbox relays publish what is pending and stop;
+//  6. NATS drains, the metrics server stops, the pool closes.
 func (p *Platform) Run(ctx context.Context) error {
 	defer p.close()
 	serveCtx, stopServing := context.WithCancelCause(ctx)
 	defer stopServing(nil)
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
 
-	var wg sync.WaitGroup
-	errs := make(chan error, len(p.runners)+3)
+	// Errors are collected, not sent on a channel: a server or a part may
+	// fail at any moment of the shutdown.
+	var mu sync.Mutex
+	var errs []error
 	fail := func(name string, err error) {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			errs <- fmt.Errorf("%s: %w", name, err)
-			stopServing(err)
+		if err == nil || errors.Is(err, context.Canceled) {
+			return
 		}
+		mu.Lock()
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		mu.Unlock()
+		stopServing(err)
 	}
-	for _, r := range p.runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fail(r.name, r.run(workCtx))
-		}()
-	}
+	work := background.Start(ctx, p.background, fail)
+	var servers sync.WaitGroup
 	if p.grpc != nil {
-		go func() { fail("gRPC server", p.grpc.GRPC.Serve(p.grpcLn)) }()
+		servers.Go(func() { fail("gRPC server", p.grpc.GRPC.Serve(p.grpcLn)) })
 		p.grpc.MarkServing()
 	}
 	if p.http != nil {
-		go func() {
+		servers.Go(func() {
 			if err := p.http.Serve(p.httpLn); !errors.Is(err, http.ErrServerClosed) {
 				fail("HTTP server", err)
 			}
-		}()
+		})
 	}
+	// Metrics stay up until the end, so that the shutdown can be watched.
+	metricsCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
 	if p.metrics != nil {
-		go func() { fail("metrics server", p.metrics.Run(serveCtx)) }()
+		servers.Go(func() { fail("metrics server", p.metrics.Run(metricsCtx)) })
 	}
 	p.log.Info("consulta running", "services", p.cfg.Services, "grpc", p.GRPCAddr(), "http", p.HTTPAddr(), "metrics", p.MetricsAddr())
 
 	<-serveCtx.Done()
 	p.log.Info("shutting down")
+	if p.http != nil {
+		p.log.Info("shutdown: HTTP")
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := p.http.Shutdown(shutdownCtx); err != nil {
+			p.log.Warn("HTTP shutdown: closing the requests still running", "err", err)
+			_ = p.http.Close()
+		}
+		cancel()
+	}
 	if p.grpc != nil {
+		p.log.Info("shutdown: gRPC")
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		p.grpc.Stop(stopCtx)
 		cancel()
 	}
-	if p.http != nil {
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := p.http.Shutdown(shutdownCtx); err != nil {
-			p.log.Warn("HTTP shutdown", "err", err)
-		}
-		cancel()
-	}
-	stopWork()
-	wg.Wait()
+	p.log.Info("shutdown: consumers, then jobs, then outbox relays")
+	work.Stop()
 	if p.nc != nil {
-		if err := p.nc.Drain(); err != nil {
-			p.log.Warn("NATS drain", "err", err)
-		}
+		p.log.Info("shutdown: NATS")
+		p.drainNATS()
 	}
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
+	stopMetrics()
+	servers.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// drainNATS drains the connection and waits, at most 30 s, until it is
+// closed: Drain itself returns at once.
+func (p *Platform) drainNATS() {
+	closed := make(chan struct{})
+	p.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := p.nc.Drain(); err != nil {
+		p.log.Warn("NATS drain", "err", err)
+		return
 	}
-	return errors.Join(all...)
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		p.log.Warn("NATS drain: not closed after 30s; closing")
+	}
 }
 
 // close releases what New opened; safe to call twice.
