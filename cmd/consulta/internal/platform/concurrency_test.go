@@ -20,7 +20,8 @@ import (
 
 // TestConcurrentWritesDoNotDeadlock runs 50 edits and withdrawals of three
 // submissions at once, with co-lead changes (SetThematicAreaCoLeads) and
-// co-leads' edits of the consultation, on a pool of two connections. A
+// co-leads' edits of the consultation and its dialogue, on a pool of two
+// connections. A
 // transaction that needed a second connection for a read would wait for
 // one while holding one, and two of them would wait for each other until
 // their deadline. Every request must end well within its deadline, either
@@ -51,6 +52,18 @@ func TestConcurrentWritesDoNotDeadlock(t *testing.T) {
 		subs[i] = &sub{id: r.GetSubmission().GetId(), secret: r.GetEditSecret()}
 		subs[i].version.Store(r.GetSubmission().GetVersion())
 	}
+
+	c, err := cs.GetConsultation(context.Background(), &consultationv1.GetConsultationRequest{Id: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := cs.GetDialogue(context.Background(), &consultationv1.GetDialogueRequest{Id: c.GetConsultation().GetDialogueId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialogue := d.GetDialogue()
+	var dialogueVersion atomic.Int64
+	dialogueVersion.Store(dialogue.GetVersion())
 
 	const deadline = 30 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
@@ -120,14 +133,23 @@ func TestConcurrentWritesDoNotDeadlock(t *testing.T) {
 				Id: id, TextPath: "title", Language: "pt", Text: fmt.Sprintf("Dados %d", i)})
 			return err
 		})
+		run("dialogue edit", func() error {
+			v := dialogueVersion.Load()
+			r, err := cs.UpdateDialogue(colead, &consultationv1.UpdateDialogueRequest{
+				Id: dialogue.GetId(), Version: v, Title: fmt.Sprintf("Datos %d", i), StartsAt: dialogue.GetStartsAt()})
+			if err == nil {
+				dialogueVersion.CompareAndSwap(v, r.GetDialogue().GetVersion())
+			}
+			return err
+		})
 	}
 	began := time.Now()
 	close(start)
 	wg.Wait()
 	elapsed := time.Since(began)
-	t.Logf("70 concurrent writes on a pool of 2 connections took %s: %v", elapsed.Round(time.Millisecond), outcomes)
+	t.Logf("80 concurrent writes on a pool of 2 connections took %s: %v", elapsed.Round(time.Millisecond), outcomes)
 
-	for _, op := range []string{"edit", "set co-leads", "co-lead edit"} {
+	for _, op := range []string{"edit", "set co-leads", "co-lead edit", "dialogue edit"} {
 		if outcomes[op][codes.OK] == 0 {
 			t.Errorf("no %s succeeded: %v", op, outcomes[op])
 		}
