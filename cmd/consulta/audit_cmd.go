@@ -52,7 +52,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *dbURL == "" {
 		return errors.New("audit verify: no database: set DATABASE_URL or pass --database-url")
 	}
-	pool, err := postgres.Open(ctx, *dbURL)
+	pool, err := postgres.Open(ctx, *dbURL, postgres.PoolConfig{})
 	if err != nil {
 		return fmt.Errorf("audit verify: %w", err)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/events"
+	"github.com/consulta-platform/consulta/pkg/grpcserver"
+	"github.com/consulta-platform/consulta/pkg/postgres"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/submission"
 )
@@ -89,6 +91,7 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			Audience: e.str("CONSULTA_JWT_AUDIENCE", ""),
 		},
 		JobPollInterval: e.duration("CONSULTA_JOB_POLL_INTERVAL", time.Second),
+		RPCTimeout:      e.duration("CONSULTA_RPC_TIMEOUT", grpcserver.DefaultTimeout),
 		PublicURL:       e.str("CONSULTA_PUBLIC_URL", ""),
 		BlobStoreURL:    e.str("CONSULTA_BLOB_STORE_URL", ""),
 		Mail: submission.MailConfig{
@@ -102,6 +105,16 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			e.errs = append(e.errs, "CONSULTA_SIGNING_KEY: want at least 32 random bytes, base64-encoded (openssl rand -base64 32)")
 		}
 		cfg.SigningKey = key
+	}
+	if r := e.str("CONSULTA_DB_MAX_CONNS", strconv.Itoa(postgres.DefaultMaxConns)); r != "" {
+		n, err := strconv.ParseInt(r, 10, 32)
+		if err != nil || n < 1 {
+			e.errs = append(e.errs, fmt.Sprintf("CONSULTA_DB_MAX_CONNS=%q: want a positive integer", r))
+		}
+		cfg.DBMaxConns = int32(n)
+	}
+	if cfg.RPCTimeout < 0 {
+		e.errs = append(e.errs, fmt.Sprintf("CONSULTA_RPC_TIMEOUT=%s: want a positive duration", cfg.RPCTimeout))
 	}
 	if r := e.str("CONSULTA_STREAM_REPLICAS", "1"); r != "" {
 		n, err := strconv.Atoi(r)

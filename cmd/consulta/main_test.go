@@ -6,9 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/grpcserver"
+	"github.com/consulta-platform/consulta/pkg/postgres"
 )
 
 func TestTokenMintsATokenTheDevIssuerTrusts(t *testing.T) {
@@ -72,7 +75,8 @@ func TestServeNamesEveryMissingSetting(t *testing.T) {
 }
 
 func TestBadEnvironmentIsReported(t *testing.T) {
-	env := map[string]string{"CONSULTA_JOB_POLL_INTERVAL": "soon", "CONSULTA_MIGRATE": "perhaps", "CONSULTA_STREAM_REPLICAS": "0"}
+	env := map[string]string{"CONSULTA_JOB_POLL_INTERVAL": "soon", "CONSULTA_MIGRATE": "perhaps", "CONSULTA_STREAM_REPLICAS": "0",
+		"CONSULTA_DB_MAX_CONNS": "lots", "CONSULTA_RPC_TIMEOUT": "-1s"}
 	_, _, err := platformConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err == nil {
 		t.Fatal("bad environment accepted")
@@ -81,6 +85,26 @@ func TestBadEnvironmentIsReported(t *testing.T) {
 		if !strings.Contains(err.Error(), k) {
 			t.Errorf("error %q does not name %s", err, k)
 		}
+	}
+}
+
+// TestPoolSizeAndRPCTimeout: both are read from the environment, with the
+// documented defaults when unset.
+func TestPoolSizeAndRPCTimeout(t *testing.T) {
+	cfg, _, err := platformConfigFromEnv(func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DBMaxConns != postgres.DefaultMaxConns || cfg.RPCTimeout != grpcserver.DefaultTimeout {
+		t.Errorf("defaults: pool %d, RPC timeout %s", cfg.DBMaxConns, cfg.RPCTimeout)
+	}
+	env := map[string]string{"CONSULTA_DB_MAX_CONNS": "5", "CONSULTA_RPC_TIMEOUT": "12s"}
+	cfg, _, err = platformConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DBMaxConns != 5 || cfg.RPCTimeout != 12*time.Second {
+		t.Errorf("set: pool %d, RPC timeout %s", cfg.DBMaxConns, cfg.RPCTimeout)
 	}
 }
 

@@ -7,13 +7,16 @@
 //  2. request logging: one slog line per call with method, code, duration and
 //     the caller's role; errors are logged here and nowhere else;
 //  3. Prometheus server metrics, with a handling-time histogram;
-//  4. authentication and authorization: a bearer token in the
+//  4. for unary calls, a default deadline (Config.DefaultTimeout) when the
+//     caller set none or a later one, so that a stuck dependency fails the
+//     call with codes.DeadlineExceeded instead of holding it forever;
+//  5. authentication and authorization: a bearer token in the
 //     "authorization" metadata becomes an auth.Principal in the context, and
 //     the auth.Policy decides whether that role may call the method;
-//  5. protovalidate: every request message is checked against the rules in
+//  6. protovalidate: every request message is checked against the rules in
 //     its .proto file; violations become codes.InvalidArgument naming each
 //     field, with a google.rpc.BadRequest detail;
-//  6. last, next to the handler: a returned error that is not a gRPC status
+//  7. last, next to the handler: a returned error that is not a gRPC status
 //     becomes codes.Internal "internal error" for the caller, its text kept
 //     for the log line (context errors become Canceled or DeadlineExceeded).
 //
@@ -26,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"buf.build/go/protovalidate"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
@@ -60,11 +64,18 @@ type Config struct {
 	// Registerer receives the gRPC server metrics. Nil means they are not
 	// registered anywhere.
 	Registerer prometheus.Registerer
+	// DefaultTimeout bounds every unary call whose caller set no earlier
+	// deadline; 0 means DefaultTimeout. Streams (exports) have none: they
+	// end when the caller goes away.
+	DefaultTimeout time.Duration
 	// ServerOptions are added after the interceptors (credentials, message
 	// sizes, keepalive...). Do not pass grpc.UnaryInterceptor or
 	// grpc.StreamInterceptor here: grpc allows only one of each.
 	ServerOptions []grpc.ServerOption
 }
+
+// DefaultTimeout is the deadline of a unary call whose caller set none.
+const DefaultTimeout = 30 * time.Second
 
 // Server is a gRPC server with health and reflection registered. Register the
 // services on GRPC, then call MarkServing, then GRPC.Serve.
@@ -96,6 +107,10 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 
+	timeout := cfg.DefaultTimeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
 	recoverOpt := recovery.WithRecoveryHandlerContext(recoverPanic(logger))
 	authz := &authorizer{verifier: cfg.Verifier, policy: cfg.Policy}
 	opts := []grpc.ServerOption{
@@ -103,6 +118,7 @@ func New(cfg Config) (*Server, error) {
 			recovery.UnaryServerInterceptor(recoverOpt),
 			logUnary(logger),
 			metrics.UnaryServerInterceptor(),
+			deadlineUnary(timeout),
 			authz.unary,
 			validateUnary(validator),
 			statusUnary,
@@ -153,5 +169,17 @@ func (s *Server) Stop(ctx context.Context) {
 	case <-ctx.Done():
 		s.GRPC.Stop()
 		<-done
+	}
+}
+
+// deadlineUnary gives a call the deadline timeout from now unless its
+// caller's deadline is earlier: a call never waits longer than timeout on a
+// stuck database or service.
+func deadlineUnary(timeout time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		// WithTimeout keeps the parent's deadline when it is earlier.
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return handler(ctx, req)
 	}
 }

@@ -16,10 +16,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/background"
 	"github.com/consulta-platform/consulta/pkg/consumer"
 	"github.com/consulta-platform/consulta/pkg/events"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
@@ -93,34 +93,35 @@ func RegisterGateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.Clie
 	return RegisterReferenceGateway(ctx, mux, conn)
 }
 
-// Run relays the outbox to JetStream, opens and closes consultations on
-// time, freezes questionnaires at their first submission, and stores the
-// worker's machine translations, until ctx is cancelled.
-func (s *Service) Run(ctx context.Context) error {
+// Background is the service's background work: the outbox relay to
+// JetStream; the scheduler, which opens and closes consultations on time;
+// the consumers that freeze questionnaires at their first submission and
+// store the worker's machine translations.
+func (s *Service) Background() []background.Part {
 	// translations is the durable consumer of the worker's machine translations.
 	const translations = "consultation-translations"
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.relay.Run(ctx) })
-	g.Go(func() error {
-		return s.app.RunScheduler(ctx, s.deps.Logger.With("component", "scheduler"), s.deps.SchedulerInterval)
-	})
-	g.Go(func() error {
-		return consumer.Run(ctx, consumer.Config{
-			JetStream: s.deps.JetStream,
-			Durable:   SubmissionsConsumer,
-			Subjects:  events.Filters(events.SubmissionReceived),
-			Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
-		}, inbox.Handler(s.deps.Pool, store.Schema, SubmissionsConsumer, s.app.FreezeQuestions))
-	})
-	g.Go(func() error {
-		return consumer.Run(ctx, consumer.Config{
-			JetStream: s.deps.JetStream,
-			Durable:   translations,
-			Subjects:  []string{events.ConsultationTranslated},
-			Logger:    s.deps.Logger.With("consumer", translations),
-		}, inbox.Handler(s.deps.Pool, store.Schema, translations, s.app.ApplyMachineTranslation))
-	})
-	return g.Wait()
+	return []background.Part{
+		{Name: "consultation relay", Stage: background.Relays, Run: s.relay.Run},
+		{Name: "consultation scheduler", Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return s.app.RunScheduler(ctx, s.deps.Logger.With("component", "scheduler"), s.deps.SchedulerInterval)
+		}},
+		{Name: SubmissionsConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return consumer.Run(ctx, consumer.Config{
+				JetStream: s.deps.JetStream,
+				Durable:   SubmissionsConsumer,
+				Subjects:  events.Filters(events.SubmissionReceived),
+				Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
+			}, inbox.Handler(s.deps.Pool, store.Schema, SubmissionsConsumer, s.app.FreezeQuestions))
+		}},
+		{Name: translations, Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return consumer.Run(ctx, consumer.Config{
+				JetStream: s.deps.JetStream,
+				Durable:   translations,
+				Subjects:  []string{events.ConsultationTranslated},
+				Logger:    s.deps.Logger.With("consumer", translations),
+			}, inbox.Handler(s.deps.Pool, store.Schema, translations, s.app.ApplyMachineTranslation))
+		}},
+	}
 }
 
 // Policy lists who may call each RPC of both APIs; object-level checks (which

@@ -17,10 +17,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/background"
 	"github.com/consulta-platform/consulta/pkg/consumer"
 	"github.com/consulta-platform/consulta/pkg/events"
 	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
@@ -145,42 +145,44 @@ func RegisterGateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.Clie
 	return submissionv1.RegisterSubmissionServiceHandler(ctx, mux, conn)
 }
 
-// Run relays the outbox, keeps the read models of consultations and of
-// reference data (countries' regions, stakeholder types) current, and
-// erases erased submissions' messages from the stream, until ctx is
-// cancelled.
-func (s *Service) Run(ctx context.Context) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.relay.Run(ctx) })
-	g.Go(func() error { return s.mailer.Run(ctx) })
-	g.Go(func() error {
-		return s.app.RunExpiry(ctx, s.deps.Logger.With("component", "expiry"), s.deps.ExpiryInterval)
-	})
-	g.Go(func() error {
-		return consumer.Run(ctx, consumer.Config{
-			JetStream: s.deps.JetStream,
-			Durable:   ConsultationsConsumer,
-			Subjects:  []string{"consulta.consultation.>"},
-			Logger:    s.deps.Logger.With("consumer", ConsultationsConsumer),
-		}, inbox.Handler(s.deps.Pool, store.Schema, ConsultationsConsumer, app.ApplyConsultationEvent))
-	})
-	g.Go(func() error {
-		return consumer.Run(ctx, consumer.Config{
-			JetStream: s.deps.JetStream,
-			Durable:   ReferenceConsumer,
-			Subjects:  []string{events.ReferenceSubjects},
-			Logger:    s.deps.Logger.With("consumer", ReferenceConsumer),
-		}, inbox.Handler(s.deps.Pool, store.Schema, ReferenceConsumer, app.ApplyReferenceEvent))
-	})
-	g.Go(func() error {
-		return consumer.Run(ctx, consumer.Config{
-			JetStream: s.deps.JetStream,
-			Durable:   ErasuresConsumer,
-			Subjects:  events.Filters(events.SubmissionErased),
-			Logger:    s.deps.Logger.With("consumer", ErasuresConsumer),
-		}, s.eraseFromStream)
-	})
-	return g.Wait()
+// Background is the service's background work: the outbox relay; the
+// mailer; the sweeper that expires unconfirmed submissions; the consumers
+// that keep the read models of consultations and of reference data
+// (countries' regions, thematic areas' co-leads, stakeholder types)
+// current; the consumer that erases erased submissions' messages from the
+// stream.
+func (s *Service) Background() []background.Part {
+	return []background.Part{
+		{Name: "submission relay", Stage: background.Relays, Run: s.relay.Run},
+		{Name: "submission mailer", Stage: background.Consumers, Run: s.mailer.Run},
+		{Name: "submission expiry", Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return s.app.RunExpiry(ctx, s.deps.Logger.With("component", "expiry"), s.deps.ExpiryInterval)
+		}},
+		{Name: ConsultationsConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return consumer.Run(ctx, consumer.Config{
+				JetStream: s.deps.JetStream,
+				Durable:   ConsultationsConsumer,
+				Subjects:  []string{"consulta.consultation.>"},
+				Logger:    s.deps.Logger.With("consumer", ConsultationsConsumer),
+			}, inbox.Handler(s.deps.Pool, store.Schema, ConsultationsConsumer, app.ApplyConsultationEvent))
+		}},
+		{Name: ReferenceConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return consumer.Run(ctx, consumer.Config{
+				JetStream: s.deps.JetStream,
+				Durable:   ReferenceConsumer,
+				Subjects:  []string{events.ReferenceSubjects},
+				Logger:    s.deps.Logger.With("consumer", ReferenceConsumer),
+			}, inbox.Handler(s.deps.Pool, store.Schema, ReferenceConsumer, app.ApplyReferenceEvent))
+		}},
+		{Name: ErasuresConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return consumer.Run(ctx, consumer.Config{
+				JetStream: s.deps.JetStream,
+				Durable:   ErasuresConsumer,
+				Subjects:  events.Filters(events.SubmissionErased),
+				Logger:    s.deps.Logger.With("consumer", ErasuresConsumer),
+			}, s.eraseFromStream)
+		}},
+	}
 }
 
 // eraseFromStream follows an erasure into the stream: the submission's

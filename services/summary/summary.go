@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/background"
 	"github.com/consulta-platform/consulta/pkg/consumer"
 	"github.com/consulta-platform/consulta/pkg/events"
 	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
@@ -58,14 +59,17 @@ func RegisterGateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.Clie
 	return summaryv1.RegisterSummaryServiceHandler(ctx, mux, conn)
 }
 
-// Run projects submission events until ctx is cancelled.
-func (s *Service) Run(ctx context.Context) error {
-	return consumer.Run(ctx, consumer.Config{
-		JetStream: s.deps.JetStream,
-		Durable:   SubmissionsConsumer,
-		Subjects:  []string{"consulta.submission.>"},
-		Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
-	}, inbox.Handler(s.deps.Pool, store.Schema, SubmissionsConsumer, project))
+// Background is the service's background work: the projection of
+// submission events.
+func (s *Service) Background() []background.Part {
+	return []background.Part{{Name: SubmissionsConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
+		return consumer.Run(ctx, consumer.Config{
+			JetStream: s.deps.JetStream,
+			Durable:   SubmissionsConsumer,
+			Subjects:  []string{"consulta.submission.>"},
+			Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
+		}, inbox.Handler(s.deps.Pool, store.Schema, SubmissionsConsumer, project))
+	}}}
 }
 
 // project applies one submission event to the counts: a submission counts

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/consulta-platform/consulta/pkg/background"
 	"github.com/consulta-platform/consulta/pkg/consumer"
 	"github.com/consulta-platform/consulta/pkg/events"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
@@ -88,10 +88,44 @@ func New(d Deps) (*Service, error) {
 	return &Service{deps: d, client: c}, nil
 }
 
-// Run consumes events and works jobs until ctx is cancelled. On the way out it
-// drains the consumers first, then stops the Asynq server, letting running
-// jobs finish.
-func (s *Service) Run(ctx context.Context) error {
+// Background is the worker's background work: the consumers that turn
+// events into jobs, and the Asynq server that works the jobs. The consumers
+// stop first; then the server, which lets running jobs finish.
+func (s *Service) Background() []background.Part {
+	return []background.Part{
+		{Name: SubmissionsConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return consumer.Run(ctx, consumer.Config{
+				JetStream: s.deps.JetStream,
+				Durable:   SubmissionsConsumer,
+				Subjects:  events.Filters(events.SubmissionReceived),
+				Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
+			}, s.onSubmission)
+		}},
+		{Name: DialoguesConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return consumer.Run(ctx, consumer.Config{
+				JetStream: s.deps.JetStream,
+				Durable:   DialoguesConsumer,
+				// One wildcard subject rather than three: older JetStream servers
+				// take one filter per consumer. onDialogue picks its events.
+				Subjects: []string{"consulta.dialogue.>"},
+				Logger:   s.deps.Logger.With("consumer", DialoguesConsumer),
+			}, s.onDialogue)
+		}},
+		{Name: ConsultationsConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return consumer.Run(ctx, consumer.Config{
+				JetStream: s.deps.JetStream,
+				Durable:   ConsultationsConsumer,
+				Subjects:  []string{"consulta.consultation.>"}, // onConsultationChanged picks its events
+				Logger:    s.deps.Logger.With("consumer", ConsultationsConsumer),
+			}, s.onConsultationChanged)
+		}},
+		{Name: "worker jobs", Stage: background.Jobs, Run: s.runJobs},
+	}
+}
+
+// runJobs works jobs until ctx is cancelled, then lets running jobs finish.
+func (s *Service) runJobs(ctx context.Context) error {
+	// The consumers, the client's only users, stop in the stage before.
 	defer s.client.Close()
 	srv, err := jobs.NewServer(s.deps.Jobs)
 	if err != nil {
@@ -101,36 +135,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := srv.Start(handlers.Mux()); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
-	defer srv.Shutdown()
-
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return consumer.Run(ctx, consumer.Config{
-			JetStream: s.deps.JetStream,
-			Durable:   SubmissionsConsumer,
-			Subjects:  events.Filters(events.SubmissionReceived),
-			Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
-		}, s.onSubmission)
-	})
-	g.Go(func() error {
-		return consumer.Run(ctx, consumer.Config{
-			JetStream: s.deps.JetStream,
-			Durable:   DialoguesConsumer,
-			// One wildcard subject rather than three: older JetStream servers
-			// take one filter per consumer. onDialogue picks its events.
-			Subjects: []string{"consulta.dialogue.>"},
-			Logger:   s.deps.Logger.With("consumer", DialoguesConsumer),
-		}, s.onDialogue)
-	})
-	g.Go(func() error {
-		return consumer.Run(ctx, consumer.Config{
-			JetStream: s.deps.JetStream,
-			Durable:   ConsultationsConsumer,
-			Subjects:  []string{"consulta.consultation.>"}, // onConsultationChanged picks its events
-			Logger:    s.deps.Logger.With("consumer", ConsultationsConsumer),
-		}, s.onConsultationChanged)
-	})
-	return g.Wait()
+	<-ctx.Done()
+	srv.Shutdown()
+	return nil
 }
 
 // onSubmission asks for the translation of a submission's texts. The event

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/background"
 	"github.com/consulta-platform/consulta/pkg/blobstore"
 	"github.com/consulta-platform/consulta/pkg/dbmigrate"
 	"github.com/consulta-platform/consulta/pkg/events"
@@ -74,8 +75,11 @@ type Config struct {
 	Services []string
 
 	DatabaseURL string
-	RedisURL    string
-	NATSURL     string
+	// DBMaxConns is the size of the Postgres pool; 0 means
+	// postgres.DefaultMaxConns.
+	DBMaxConns int32
+	RedisURL   string
+	NATSURL    string
 	// StreamReplicas is the replica count of the CONSULTA stream (1 for a
 	// single NATS server, 3 for a cluster).
 	StreamReplicas int
@@ -87,6 +91,9 @@ type Config struct {
 	GRPCAddr    string
 	HTTPAddr    string
 	MetricsAddr string // empty disables the metrics server
+	// RPCTimeout is the deadline of a gRPC call (and so of a REST call)
+	// whose caller set none; 0 means grpcserver.DefaultTimeout.
+	RPCTimeout time.Duration
 
 	Auth auth.VerifierConfig
 	// DevJWKS is served by the gateway in development only.
@@ -154,12 +161,8 @@ type Platform struct {
 	conns   []*grpc.ClientConn
 	closers []func() error
 
-	runners []runner
-}
-
-type runner struct {
-	name string
-	run  func(context.Context) error
+	// background is the services' background work, stopped in stages.
+	background []background.Part
 }
 
 // New connects to the infrastructure the selected services need, binds the
@@ -197,7 +200,7 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 				return nil, err
 			}
 		}
-		if p.pool, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+		if p.pool, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolConfig{MaxConns: cfg.DBMaxConns}); err != nil {
 			return nil, err
 		}
 	}
@@ -239,7 +242,7 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		if err != nil {
 			return nil, err
 		}
-		p.runners = append(p.runners, runner{worker.Name, w.Run})
+		p.background = append(p.background, w.Background()...)
 	}
 
 	if cfg.runs(gateway.Name) {
@@ -259,13 +262,12 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js jetstream.JetStream) error {
 	type grpcService interface {
 		Register(*grpc.Server)
-		Run(context.Context) error
+		Background() []background.Part
 	}
 	if !p.cfg.runsAny(consultation.Name, submission.Name, summary.Name) {
 		return nil
 	}
 	var services []grpcService
-	var names []string
 	policy := auth.Policy{}
 	// Listen first: in monolithic mode the submission service reaches the
 	// consultation service through this server's own address.
@@ -276,7 +278,6 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 	if p.cfg.runs(consultation.Name) {
 		services = append(services, consultation.New(consultation.Deps{
 			Pool: p.pool, JetStream: js, Logger: p.log.With("service", consultation.Name), Now: p.cfg.Now, Registerer: reg}))
-		names = append(names, consultation.Name)
 		policy = policy.Merge(consultation.Policy())
 	}
 	if p.cfg.runs(submission.Name) {
@@ -285,13 +286,11 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 			return err
 		}
 		services = append(services, svc)
-		names = append(names, submission.Name)
 		policy = policy.Merge(submission.Policy())
 	}
 	if p.cfg.runs(summary.Name) {
 		services = append(services, summary.New(summary.Deps{
 			Pool: p.pool, JetStream: js, Logger: p.log.With("service", summary.Name)}))
-		names = append(names, summary.Name)
 		policy = policy.Merge(summary.Policy())
 	}
 	verifierCfg := p.cfg.Auth
@@ -303,15 +302,16 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 		return fmt.Errorf("token verifier: %w", err)
 	}
 	p.grpc, err = grpcserver.New(grpcserver.Config{Logger: p.log, Verifier: verifier, Policy: policy, Registerer: reg,
+		DefaultTimeout: p.cfg.RPCTimeout,
 		// Position papers arrive in one message: room for the largest
 		// document (25 MiB) and its envelope.
 		ServerOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes)}})
 	if err != nil {
 		return err
 	}
-	for i, s := range services {
+	for _, s := range services {
 		s.Register(p.grpc.GRPC)
-		p.runners = append(p.runners, runner{names[i], s.Run})
+		p.background = append(p.background, s.Background()...)
 	}
 	return nil
 }
@@ -427,74 +427,98 @@ func addrOf(ln net.Listener) string {
 }
 
 // Run serves until ctx is cancelled, or until a part fails, and then shuts
-// down in order: stop taking requests (gRPC GracefulStop, HTTP Shutdown),
-// stop the services' background work (consumers drain, the Asynq server
-// stops, outbox relays flush), drain NATS, close the pool.
+// down in the order design.md gives:
+//
+//  1. HTTP Shutdown: no new REST requests; those in flight finish, and
+//     their calls to this process's own gRPC server still work;
+//  2. gRPC: health NOT_SERVING, then GracefulStop: running calls finish;
+//  3. the consumers drain (and the loops that change state stop);
+//  4. the Asynq server stops, letting running jobs finish;
+//  5. the outbox relays publish what is pending and stop;
+//  6. NATS drains, the metrics server stops, the pool closes.
 func (p *Platform) Run(ctx context.Context) error {
 	defer p.close()
 	serveCtx, stopServing := context.WithCancelCause(ctx)
 	defer stopServing(nil)
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
 
-	var wg sync.WaitGroup
-	errs := make(chan error, len(p.runners)+3)
+	// Errors are collected, not sent on a channel: a server or a part may
+	// fail at any moment of the shutdown.
+	var mu sync.Mutex
+	var errs []error
 	fail := func(name string, err error) {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			errs <- fmt.Errorf("%s: %w", name, err)
-			stopServing(err)
+		if err == nil || errors.Is(err, context.Canceled) {
+			return
 		}
+		mu.Lock()
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		mu.Unlock()
+		stopServing(err)
 	}
-	for _, r := range p.runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fail(r.name, r.run(workCtx))
-		}()
-	}
+	work := background.Start(ctx, p.background, fail)
+	var servers sync.WaitGroup
 	if p.grpc != nil {
-		go func() { fail("gRPC server", p.grpc.GRPC.Serve(p.grpcLn)) }()
+		servers.Go(func() { fail("gRPC server", p.grpc.GRPC.Serve(p.grpcLn)) })
 		p.grpc.MarkServing()
 	}
 	if p.http != nil {
-		go func() {
+		servers.Go(func() {
 			if err := p.http.Serve(p.httpLn); !errors.Is(err, http.ErrServerClosed) {
 				fail("HTTP server", err)
 			}
-		}()
+		})
 	}
+	// Metrics stay up until the end, so that the shutdown can be watched.
+	metricsCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
 	if p.metrics != nil {
-		go func() { fail("metrics server", p.metrics.Run(serveCtx)) }()
+		servers.Go(func() { fail("metrics server", p.metrics.Run(metricsCtx)) })
 	}
 	p.log.Info("consulta running", "services", p.cfg.Services, "grpc", p.GRPCAddr(), "http", p.HTTPAddr(), "metrics", p.MetricsAddr())
 
 	<-serveCtx.Done()
 	p.log.Info("shutting down")
+	if p.http != nil {
+		p.log.Info("shutdown: HTTP")
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := p.http.Shutdown(shutdownCtx); err != nil {
+			p.log.Warn("HTTP shutdown: closing the requests still running", "err", err)
+			_ = p.http.Close()
+		}
+		cancel()
+	}
 	if p.grpc != nil {
+		p.log.Info("shutdown: gRPC")
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		p.grpc.Stop(stopCtx)
 		cancel()
 	}
-	if p.http != nil {
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := p.http.Shutdown(shutdownCtx); err != nil {
-			p.log.Warn("HTTP shutdown", "err", err)
-		}
-		cancel()
-	}
-	stopWork()
-	wg.Wait()
+	p.log.Info("shutdown: consumers, then jobs, then outbox relays")
+	work.Stop()
 	if p.nc != nil {
-		if err := p.nc.Drain(); err != nil {
-			p.log.Warn("NATS drain", "err", err)
-		}
+		p.log.Info("shutdown: NATS")
+		p.drainNATS()
 	}
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
+	stopMetrics()
+	servers.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// drainNATS drains the connection and waits, at most 30 s, until it is
+// closed: Drain itself returns at once.
+func (p *Platform) drainNATS() {
+	closed := make(chan struct{})
+	p.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := p.nc.Drain(); err != nil {
+		p.log.Warn("NATS drain", "err", err)
+		return
 	}
-	return errors.Join(all...)
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		p.log.Warn("NATS drain: not closed after 30s; closing")
+	}
 }
 
 // close releases what New opened; safe to call twice.

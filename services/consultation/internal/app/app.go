@@ -66,8 +66,8 @@ func (a *App) GetDialogue(ctx context.Context, id string) (domain.Dialogue, erro
 
 // UpdateDialogue changes a planned dialogue; a new start moves its digests.
 func (a *App) UpdateDialogue(ctx context.Context, p auth.Principal, id string, version int64, ch domain.DialogueChanges) (domain.Dialogue, error) {
-	return a.store.UpdateDialogue(ctx, id, func(d *domain.Dialogue) ([]*eventsv1.Envelope, error) {
-		if err := a.mayManageDialogue(ctx, p, d); err != nil {
+	return a.store.UpdateDialogue(ctx, id, func(reads store.Reads, d *domain.Dialogue) ([]*eventsv1.Envelope, error) {
+		if err := mayManageDialogue(ctx, reads, p, d); err != nil {
 			return nil, err
 		}
 		if err := d.CheckVersion(version); err != nil {
@@ -88,8 +88,8 @@ func (a *App) UpdateDialogue(ctx context.Context, p auth.Principal, id string, v
 
 // CancelDialogue cancels a planned dialogue and, through its event, its digests.
 func (a *App) CancelDialogue(ctx context.Context, p auth.Principal, id string, version int64) (domain.Dialogue, error) {
-	return a.store.UpdateDialogue(ctx, id, func(d *domain.Dialogue) ([]*eventsv1.Envelope, error) {
-		if err := a.mayManageDialogue(ctx, p, d); err != nil {
+	return a.store.UpdateDialogue(ctx, id, func(reads store.Reads, d *domain.Dialogue) ([]*eventsv1.Envelope, error) {
+		if err := mayManageDialogue(ctx, reads, p, d); err != nil {
 			return nil, err
 		}
 		if err := d.CheckVersion(version); err != nil {
@@ -104,8 +104,8 @@ func (a *App) CancelDialogue(ctx context.Context, p auth.Principal, id string, v
 	})
 }
 
-func (a *App) mayManageDialogue(ctx context.Context, p auth.Principal, d *domain.Dialogue) error {
-	coLeads, err := a.store.CoLeads(ctx, d.ThematicArea)
+func mayManageDialogue(ctx context.Context, reads store.Reads, p auth.Principal, d *domain.Dialogue) error {
+	coLeads, err := reads.CoLeads(ctx, d.ThematicArea)
 	if err != nil {
 		return err
 	}
@@ -274,10 +274,11 @@ func (a *App) ReviewTranslation(ctx context.Context, p auth.Principal, id string
 type change func(c *domain.Consultation, d domain.Dialogue, now time.Time) ([]string, error)
 
 // manage runs a change of consultation id on behalf of p: permission,
-// version, the change, and its events, in one transaction.
+// version, the change, and its events, in one transaction, which also reads
+// the current co-leads and the dialogue.
 func (a *App) manage(ctx context.Context, p auth.Principal, id string, version int64, ch change) (domain.Consultation, error) {
-	return a.store.UpdateConsultation(ctx, id, func(c *domain.Consultation) ([]*eventsv1.Envelope, error) {
-		coLeads, err := a.store.CoLeads(ctx, c.ThematicArea)
+	return a.store.UpdateConsultation(ctx, id, func(reads store.Reads, c *domain.Consultation) ([]*eventsv1.Envelope, error) {
+		coLeads, err := reads.CoLeads(ctx, c.ThematicArea)
 		if err != nil {
 			return nil, err
 		}
@@ -291,12 +292,13 @@ func (a *App) manage(ctx context.Context, p auth.Principal, id string, version i
 		if err := c.CheckVersion(version); err != nil {
 			return nil, err
 		}
-		return a.applyChange(ctx, c, ch)
+		return a.applyChange(ctx, reads, c, ch)
 	})
 }
 
-func (a *App) applyChange(ctx context.Context, c *domain.Consultation, ch change) ([]*eventsv1.Envelope, error) {
-	d, err := a.store.GetDialogue(ctx, c.DialogueID)
+// applyChange applies ch to c, with c's dialogue read through reads.
+func (a *App) applyChange(ctx context.Context, reads store.Reads, c *domain.Consultation, ch change) ([]*eventsv1.Envelope, error) {
+	d, err := reads.GetDialogue(ctx, c.DialogueID)
 	if err != nil {
 		return nil, err
 	}

@@ -59,8 +59,8 @@ func (a *App) RunDueTransitions(ctx context.Context) (int, error) {
 	for _, id := range ids {
 		// Another replica may have got there first; then there is nothing
 		// left to do and no event.
-		_, err := a.store.UpdateConsultation(ctx, id, func(c *domain.Consultation) ([]*eventsv1.Envelope, error) {
-			evs, err := a.applyChange(ctx, c, dueTransition)
+		_, err := a.store.UpdateConsultation(ctx, id, func(reads store.Reads, c *domain.Consultation) ([]*eventsv1.Envelope, error) {
+			evs, err := a.applyChange(ctx, reads, c, dueTransition)
 			if len(evs) > 0 {
 				changed++
 			}
@@ -81,7 +81,7 @@ func (a *App) markDialoguesHeld(ctx context.Context, now time.Time) (int, error)
 	}
 	changed := 0
 	for _, id := range ids {
-		_, err := a.store.UpdateDialogue(ctx, id, func(d *domain.Dialogue) ([]*eventsv1.Envelope, error) {
+		_, err := a.store.UpdateDialogue(ctx, id, func(_ store.Reads, d *domain.Dialogue) ([]*eventsv1.Envelope, error) {
 			if !d.MarkHeld(now) {
 				return nil, nil // another replica did it
 			}
@@ -130,7 +130,7 @@ func (a *App) FreezeQuestions(ctx context.Context, tx pgx.Tx, env *eventsv1.Enve
 	if err := events.Payload(env, ev); err != nil {
 		return err
 	}
-	_, err := store.UpdateConsultationTx(ctx, tx, ev.GetSubmission().GetConsultationId(), func(c *domain.Consultation) ([]*eventsv1.Envelope, error) {
+	_, err := store.UpdateConsultationTx(ctx, tx, ev.GetSubmission().GetConsultationId(), func(_ store.Reads, c *domain.Consultation) ([]*eventsv1.Envelope, error) {
 		now := a.clock()
 		if !c.FreezeQuestions(now) {
 			return nil, nil

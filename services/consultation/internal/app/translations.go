@@ -37,7 +37,7 @@ func (a *App) ApplyMachineTranslation(ctx context.Context, tx pgx.Tx, env *event
 		return consumer.Permanent(apperr.Invalid("language", "%v", err))
 	}
 	var applied, stale int
-	_, err = store.UpdateConsultationTx(ctx, tx, ev.GetConsultationId(), func(c *domain.Consultation) ([]*eventsv1.Envelope, error) {
+	_, err = store.UpdateConsultationTx(ctx, tx, ev.GetConsultationId(), func(_ store.Reads, c *domain.Consultation) ([]*eventsv1.Envelope, error) {
 		if !slices.Contains(c.Languages, lang) || c.Status == domain.StatusArchived {
 			return nil, nil
 		}

@@ -24,13 +24,25 @@ import (
 // Schema is the Postgres schema this service owns.
 const Schema = "consultation"
 
-// Store reads and writes the consultation schema.
+// Store reads and writes the consultation schema. Its Reads run on the
+// pool; inside a transaction, use the Reads that the update methods hand
+// over.
 type Store struct {
+	Reads
 	pool *pgxpool.Pool
 }
 
 // New returns a store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{Reads: Reads{q: pool}, pool: pool} }
+
+// Reads are the reads a change needs besides the row it changes: co-leads
+// and dialogues. Inside a transaction they must run on that transaction:
+// a read that took a second connection from the pool while the transaction
+// holds one could wait forever once every connection is held by a
+// transaction waiting the same way.
+type Reads struct {
+	q querier
+}
 
 // CreateDialogue inserts d and its events.
 func (s *Store) CreateDialogue(ctx context.Context, d domain.Dialogue, evs ...*eventsv1.Envelope) error {
@@ -54,8 +66,8 @@ func (s *Store) CreateDialogue(ctx context.Context, d domain.Dialogue, evs ...*e
 }
 
 // GetDialogue returns the dialogue id with its consultations.
-func (s *Store) GetDialogue(ctx context.Context, id string) (domain.Dialogue, error) {
-	return getDialogue(ctx, s.pool, id, "")
+func (r Reads) GetDialogue(ctx context.Context, id string) (domain.Dialogue, error) {
+	return getDialogue(ctx, r.q, id, "")
 }
 
 const dialogueColumns = `id, thematic_area, title, colead_countries, starts_at, ends_at, venue_city, venue_country,
@@ -84,8 +96,10 @@ func getDialogue(ctx context.Context, q querier, id, lock string) (domain.Dialog
 	return d, nil
 }
 
-// DialogueUpdateFunc changes a dialogue and returns the events of the change.
-type DialogueUpdateFunc func(d *domain.Dialogue) ([]*eventsv1.Envelope, error)
+// DialogueUpdateFunc changes a dialogue and returns the events of the
+// change. It reads what else it needs through reads, which run in the
+// transaction; it does no other I/O.
+type DialogueUpdateFunc func(reads Reads, d *domain.Dialogue) ([]*eventsv1.Envelope, error)
 
 // UpdateDialogue loads dialogue id under a row lock, lets update change it,
 // and stores the result with its events in one transaction. An update that
@@ -98,7 +112,7 @@ func (s *Store) UpdateDialogue(ctx context.Context, id string, update DialogueUp
 		if err != nil {
 			return err
 		}
-		evs, err := update(&d)
+		evs, err := update(Reads{q: tx}, &d)
 		out = d
 		if err != nil || len(evs) == 0 {
 			return err // no events: nothing changed, nothing to write
@@ -147,8 +161,8 @@ func (s *Store) ListDialogues(ctx context.Context, f DialogueFilter) ([]domain.D
 
 // CoLeads returns the countries co-leading a thematic area, sorted; an
 // unknown area is a not-found error on thematic_area.
-func (s *Store) CoLeads(ctx context.Context, thematicArea string) ([]string, error) {
-	return reference.CoLeads(ctx, s.pool, thematicArea)
+func (r Reads) CoLeads(ctx context.Context, thematicArea string) ([]string, error) {
+	return reference.CoLeads(ctx, r.q, thematicArea)
 }
 
 // ManagedAreas returns the thematic areas that country co-leads.
@@ -208,8 +222,10 @@ func (s *Store) GetConsultation(ctx context.Context, id string) (domain.Consulta
 	return getConsultation(ctx, s.pool, id, "")
 }
 
-// UpdateFunc changes a consultation and returns the events the change produces.
-type UpdateFunc func(c *domain.Consultation) ([]*eventsv1.Envelope, error)
+// UpdateFunc changes a consultation and returns the events the change
+// produces. It reads what else it needs through reads, which run in the
+// transaction; it does no other I/O.
+type UpdateFunc func(reads Reads, c *domain.Consultation) ([]*eventsv1.Envelope, error)
 
 // UpdateConsultation loads consultation id under a row lock, lets update change
 // it, and stores the result with its events, all in one transaction.
@@ -231,7 +247,7 @@ func UpdateConsultationTx(ctx context.Context, tx pgx.Tx, id string, update Upda
 	if err != nil {
 		return c, err
 	}
-	evs, err := update(&c)
+	evs, err := update(Reads{q: tx}, &c)
 	if err != nil || len(evs) == 0 {
 		return c, err
 	}
@@ -251,7 +267,9 @@ func UpdateConsultationTx(ctx context.Context, tx pgx.Tx, id string, update Upda
 	return c, outbox.Add(ctx, tx, Schema, evs...)
 }
 
+// querier runs queries: the pool, or a transaction.
 type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 

@@ -34,12 +34,12 @@ func (a *App) mayChange(p auth.Principal, sub domain.Submission, secret string) 
 
 // authorChange checks that p, or the holder of secret, may change sub now:
 // they are its author and its consultation still takes changes. It returns
-// the consultation and the time of the change.
-func (a *App) authorChange(ctx context.Context, p auth.Principal, sub domain.Submission, secret string) (domain.Consultation, time.Time, error) {
+// the consultation, read through reads, and the time of the change.
+func (a *App) authorChange(ctx context.Context, reads store.Reads, p auth.Principal, sub domain.Submission, secret string) (domain.Consultation, time.Time, error) {
 	if err := a.mayChange(p, sub, secret); err != nil {
 		return domain.Consultation{}, time.Time{}, err
 	}
-	c, err := a.store.Consultation(ctx, sub.ConsultationID)
+	c, err := reads.Consultation(ctx, sub.ConsultationID)
 	if err != nil {
 		return c, time.Time{}, err
 	}
@@ -50,16 +50,16 @@ func (a *App) authorChange(ctx context.Context, p auth.Principal, sub domain.Sub
 // Update replaces a submission's answers until the deadline, as a new
 // version with its own receipt.
 func (a *App) Update(ctx context.Context, p auth.Principal, id string, version int64, secret string, ch Changes) (domain.Submission, error) {
-	return a.store.UpdateSubmission(ctx, id, func(sub *domain.Submission) (store.Change, error) {
+	return a.store.UpdateSubmission(ctx, id, func(reads store.Reads, sub *domain.Submission) (store.Change, error) {
 		if err := sub.CheckVersion(version); err != nil {
 			return store.Change{}, err
 		}
-		c, now, err := a.authorChange(ctx, p, *sub, secret)
+		c, now, err := a.authorChange(ctx, reads, p, *sub, secret)
 		if err != nil {
 			return store.Change{}, err
 		}
 		sub.Respondent, sub.Language, sub.Answers = ch.Respondent, ch.Language, ch.Answers
-		if err := a.prepare(ctx, c, sub); err != nil {
+		if err := a.prepare(ctx, reads, c, sub); err != nil {
 			return store.Change{}, err
 		}
 		sub.Publication = c.ResolvePublication(ch.Publication)
@@ -73,8 +73,8 @@ func (a *App) Update(ctx context.Context, p auth.Principal, id string, version i
 // Withdraw withdraws a submission until the deadline. The withdrawal is a
 // version of its own, with a receipt, so the chain shows it.
 func (a *App) Withdraw(ctx context.Context, p auth.Principal, id, secret string) (domain.Submission, error) {
-	return a.store.UpdateSubmission(ctx, id, func(sub *domain.Submission) (store.Change, error) {
-		_, now, err := a.authorChange(ctx, p, *sub, secret)
+	return a.store.UpdateSubmission(ctx, id, func(reads store.Reads, sub *domain.Submission) (store.Change, error) {
+		_, now, err := a.authorChange(ctx, reads, p, *sub, secret)
 		if err != nil {
 			return store.Change{}, err
 		}
@@ -98,7 +98,7 @@ func (a *App) Confirm(ctx context.Context, token string) (domain.Submission, err
 	if !now.Before(expires) {
 		return domain.Submission{}, apperr.FailedPrecondition("token", "the link expired at %s", expires.UTC().Format(time.RFC3339))
 	}
-	return a.store.UpdateSubmission(ctx, id, func(sub *domain.Submission) (store.Change, error) {
+	return a.store.UpdateSubmission(ctx, id, func(_ store.Reads, sub *domain.Submission) (store.Change, error) {
 		if sub.Status != domain.StatusPendingConfirmation {
 			return store.Change{}, apperr.FailedPrecondition("token", "this link was already used, or the submission is %s", sub.Status)
 		}
@@ -120,7 +120,7 @@ func (a *App) ExpireUnconfirmed(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, id := range ids {
-		_, err := a.store.UpdateSubmission(ctx, id, func(sub *domain.Submission) (store.Change, error) {
+		_, err := a.store.UpdateSubmission(ctx, id, func(_ store.Reads, sub *domain.Submission) (store.Change, error) {
 			if sub.Status != domain.StatusPendingConfirmation || sub.ConfirmationExpiresAt.After(now) {
 				return store.Change{}, nil // confirmed meanwhile
 			}

@@ -54,7 +54,7 @@ func (a *App) Submit(ctx context.Context, p auth.Principal, req SubmitRequest) (
 	if err != nil {
 		return Submitted{}, err
 	}
-	if err := a.prepare(ctx, c, &sub); err != nil {
+	if err := a.prepare(ctx, a.store.Reads, c, &sub); err != nil {
 		return Submitted{}, err
 	}
 	sub.ID = uuid.Must(uuid.NewV7()).String()
@@ -138,8 +138,9 @@ func (a *App) allow(ctx context.Context, ip, email string) error {
 }
 
 // prepare settles the language, checks the answers and the respondent, and
-// fills in the region: everything a create and an edit share.
-func (a *App) prepare(ctx context.Context, c domain.Consultation, sub *domain.Submission) error {
+// fills in the region: everything a create and an edit share. It reads
+// through reads: an edit's run in its transaction.
+func (a *App) prepare(ctx context.Context, reads store.Reads, c domain.Consultation, sub *domain.Submission) error {
 	switch {
 	case sub.Language != "":
 		sub.LanguageSource = domain.LanguageDeclared
@@ -154,18 +155,18 @@ func (a *App) prepare(ctx context.Context, c domain.Consultation, sub *domain.Su
 	if err := c.Check(sub); err != nil {
 		return err
 	}
-	ok, err := a.store.StakeholderTypeExists(ctx, sub.Respondent.StakeholderType)
+	ok, err := reads.StakeholderTypeExists(ctx, sub.Respondent.StakeholderType)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return apperr.Invalid("respondent.stakeholder_type", "unknown stakeholder type %q", sub.Respondent.StakeholderType)
 	}
-	if sub.Respondent.Region, err = a.store.Region(ctx, sub.Respondent.Country); err != nil {
+	if sub.Respondent.Region, err = reads.Region(ctx, sub.Respondent.Country); err != nil {
 		return err
 	}
 	for _, f := range c.FileAnswers(*sub) {
-		doc, err := a.store.Document(ctx, f.BlobID)
+		doc, err := reads.Document(ctx, f.BlobID)
 		if apperr.IsNotFound(err) || (err == nil && doc.ConsultationID != sub.ConsultationID) {
 			return apperr.Invalid(f.Field, "no document %q was uploaded to this consultation", f.BlobID)
 		}

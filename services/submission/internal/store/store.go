@@ -20,13 +20,29 @@ import (
 // Schema is the Postgres schema this service owns.
 const Schema = "submission"
 
-// Store reads and writes the submission schema.
+// Store reads and writes the submission schema. Its Reads run on the pool;
+// inside a transaction, use the Reads that UpdateSubmission hands over.
 type Store struct {
+	Reads
 	pool *pgxpool.Pool
 }
 
 // New returns a store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{Reads: Reads{q: pool}, pool: pool} }
+
+// querier runs queries: the pool, or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Reads are the reads a use case makes to check a change: the read models
+// and the uploaded documents. Inside a transaction they must run on that
+// transaction (see UpdateSubmission): a read that took a second connection
+// from the pool while the transaction holds one could wait forever once
+// every connection is held by a transaction waiting the same way.
+type Reads struct {
+	q querier
+}
 
 // ApplyConsultation stores c in the read model unless it already holds the
 // same or a newer version, so redelivered and reordered events converge on
@@ -64,10 +80,10 @@ func (s *Store) RefreshConsultation(ctx context.Context, c domain.Consultation) 
 }
 
 // Consultation returns the read model of consultation id.
-func (s *Store) Consultation(ctx context.Context, id string) (domain.Consultation, error) {
+func (r Reads) Consultation(ctx context.Context, id string) (domain.Consultation, error) {
 	var c domain.Consultation
 	var doc []byte
-	err := s.pool.QueryRow(ctx, `SELECT document FROM submission.consultations WHERE id = $1`, id).Scan(&doc)
+	err := r.q.QueryRow(ctx, `SELECT document FROM submission.consultations WHERE id = $1`, id).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, apperr.NotFound("consultation_id", "consultation %s not found", id)
 	}
@@ -81,9 +97,9 @@ func (s *Store) Consultation(ctx context.Context, id string) (domain.Consultatio
 }
 
 // StakeholderTypeExists reports whether id is a known stakeholder type.
-func (s *Store) StakeholderTypeExists(ctx context.Context, id string) (bool, error) {
+func (r Reads) StakeholderTypeExists(ctx context.Context, id string) (bool, error) {
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM submission.stakeholder_types WHERE id = $1)`, id).Scan(&ok)
+	err := r.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM submission.stakeholder_types WHERE id = $1)`, id).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("stakeholder type %s: %w", id, err)
 	}
@@ -92,9 +108,9 @@ func (s *Store) StakeholderTypeExists(ctx context.Context, id string) (bool, err
 
 // Region returns the region of country: EU, LAC, or OTHER for any country
 // that is not an Alliance member.
-func (s *Store) Region(ctx context.Context, country string) (string, error) {
+func (r Reads) Region(ctx context.Context, country string) (string, error) {
 	var region string
-	err := s.pool.QueryRow(ctx, `SELECT region FROM submission.countries WHERE code = $1`, country).Scan(&region)
+	err := r.q.QueryRow(ctx, `SELECT region FROM submission.countries WHERE code = $1`, country).Scan(&region)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "OTHER", nil
 	}

@@ -210,11 +210,14 @@ func (s *Store) Submission(ctx context.Context, id string) (domain.Submission, e
 	return sub, err
 }
 
-// UpdateFunc changes a submission and says what else the change writes.
-type UpdateFunc func(sub *domain.Submission) (Change, error)
+// UpdateFunc changes a submission and says what else the change writes. It
+// reads what it needs through reads, which run in the transaction; it does
+// no other I/O.
+type UpdateFunc func(reads Reads, sub *domain.Submission) (Change, error)
 
 // UpdateSubmission loads submission id under a row lock, lets update change
-// it, and stores the result with what the change adds, in one transaction.
+// it, and stores the result with what the change adds, in one transaction
+// that holds one connection of the pool.
 func (s *Store) UpdateSubmission(ctx context.Context, id string, update UpdateFunc) (domain.Submission, error) {
 	var out domain.Submission
 	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -225,7 +228,7 @@ func (s *Store) UpdateSubmission(ctx context.Context, id string, update UpdateFu
 		if err != nil {
 			return fmt.Errorf("get submission %s: %w", id, err)
 		}
-		ch, err := update(&sub)
+		ch, err := update(Reads{q: tx}, &sub)
 		if err != nil {
 			return err
 		}
@@ -437,9 +440,9 @@ func (s *Store) AddDocument(ctx context.Context, d Document) error {
 }
 
 // Document returns the document stored under key.
-func (s *Store) Document(ctx context.Context, key string) (Document, error) {
+func (r Reads) Document(ctx context.Context, key string) (Document, error) {
 	d := Document{Key: key}
-	err := s.pool.QueryRow(ctx, `SELECT consultation_id, media_type, size_bytes, sha256 FROM submission.documents WHERE blob_key = $1`,
+	err := r.q.QueryRow(ctx, `SELECT consultation_id, media_type, size_bytes, sha256 FROM submission.documents WHERE blob_key = $1`,
 		key).Scan(&d.ConsultationID, &d.MediaType, &d.Size, &d.SHA256)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, apperr.NotFound("blob_id", "no uploaded document %q", key)
