@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/consulta-platform/consulta/pkg/events"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 )
 
@@ -168,7 +169,7 @@ func TestStopDuringLoadFailsNoAcceptedRequest(t *testing.T) {
 	}
 	inStream := map[string]bool{}
 	for _, ev := range streamEvents(t, h) {
-		if ev.subject == "consulta.submission.received" {
+		if events.TypeOfSubject(ev.subject) == events.SubmissionReceived {
 			inStream[ev.aggregateID] = true
 		}
 	}
