@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"strings"
 
@@ -47,13 +45,6 @@ type Erasure = store.ErasureRecord
 // match and hash: trimmed and in lower case.
 func NormaliseEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// EmailSHA256 is the hex SHA-256 of the normalised address, which the audit
-// records keep instead of the address.
-func EmailSHA256(email string) string {
-	sum := sha256.Sum256([]byte(NormaliseEmail(email)))
-	return hex.EncodeToString(sum[:])
-}
-
 // ExportPersonalData returns everything held about email, matched without
 // regard to case: every submission whose contact address is email, now or
 // in an earlier version, with all its versions, and the erasures of the
@@ -90,7 +81,7 @@ func (a *App) ExportPersonalData(ctx context.Context, email string) (PersonalDat
 		}
 		out.Submissions = append(out.Submissions, ps)
 	}
-	if out.Erasures, err = a.store.Erasures(ctx, EmailSHA256(addr)); err != nil {
+	if out.Erasures, err = a.store.Erasures(ctx, a.cfg.Signer.AddressTag(addr)); err != nil {
 		return out, err
 	}
 	return out, nil
@@ -103,8 +94,8 @@ func (a *App) ExportPersonalData(ctx context.Context, email string) (PersonalDat
 // texts of their answers (text answers and the references of file answers;
 // choices, scales and rankings are no texts) are removed too; events that
 // an earlier version wrote to the outbox with texts lose them; mail waiting
-// for the address is deleted; an audit record keeps the SHA-256 of the
-// address, who asked (p.Subject), why and which submissions; and one
+// for the address is deleted; an audit record keeps a keyed tag of the
+// address (Signer.AddressTag), who asked (p.Subject), why and which submissions; and one
 // consulta.submission.erased event per submission, carrying ids only, has
 // the service's erasures consumer delete the submission's earlier messages
 // from the stream once every consumer has them (events.EraseSubmission).
@@ -128,7 +119,7 @@ func (a *App) ErasePersonalData(ctx context.Context, p auth.Principal, email, re
 	}
 	now := a.clock()
 	rec := Erasure{
-		ID: uuid.Must(uuid.NewV7()).String(), EmailSHA256: EmailSHA256(addr), RequestedBy: p.Subject,
+		ID: uuid.Must(uuid.NewV7()).String(), AddressTag: a.cfg.Signer.AddressTag(addr), RequestedBy: p.Subject,
 		Reason: reason, ErasedAt: now,
 	}
 	erased, blobs, err := a.store.Erase(ctx, addr, rec, func(erased []store.ErasedSubmission) ([]*eventsv1.Envelope, error) {

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -182,7 +184,7 @@ func TestErasureLeavesNoPersonalData(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !slices.Equal(erasure.SubmissionIDs, erasedIDs) || erasure.RequestedBy != "dpo-officer" ||
-		erasure.EmailSHA256 != EmailSHA256(email) || erasure.Reason != "request DPR-2026-042" {
+		erasure.AddressTag != e.app.cfg.Signer.AddressTag(email) || erasure.Reason != "request DPR-2026-042" {
 		t.Errorf("erasure = %+v, want submissions %v", erasure, erasedIDs)
 	}
 
@@ -225,12 +227,20 @@ func TestErasureLeavesNoPersonalData(t *testing.T) {
 		}
 	}
 
-	// The audit record.
+	// The audit record, which finds the address again only with the
+	// service's key: its unkeyed hash, which anyone could compute from a
+	// guess, is in no column of the schema.
 	var n int
 	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM submission.erasures
-		WHERE id = $1 AND email_sha256 = $2 AND requested_by = 'dpo-officer' AND submission_ids = $3::uuid[]`,
-		erasure.ID, EmailSHA256(email), erasedIDs).Scan(&n); err != nil || n != 1 {
+		WHERE id = $1 AND address_tag = $2 AND requested_by = 'dpo-officer' AND submission_ids = $3::uuid[]`,
+		erasure.ID, e.app.cfg.Signer.AddressTag(email), erasedIDs).Scan(&n); err != nil || n != 1 {
 		t.Errorf("audit records = %d, %v", n, err)
+	}
+	for _, guess := range []string{strings.ToLower(email), email} {
+		sum := sha256.Sum256([]byte(guess))
+		if hits := personalDataHits(t, e, hex.EncodeToString(sum[:])); len(hits) > 0 {
+			t.Errorf("the unkeyed SHA-256 of %q, which confirms a guess, is in %v", guess, hits)
+		}
 	}
 
 	// One erased event per submission, without personal data.

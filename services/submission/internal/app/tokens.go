@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"time"
@@ -24,6 +25,15 @@ func NewSigner(key []byte) (*Signer, error) {
 		return nil, errors.New("signing key: at least 32 bytes are needed")
 	}
 	return &Signer{key: append([]byte(nil), key...)}, nil
+}
+
+// AddressTag is what the audit record of an erasure keeps instead of the
+// address: a hex HMAC-SHA256 of the normalised address under the signing
+// key. A later request about the same address finds its erasures, while
+// whoever reads the database without the key cannot confirm a guessed
+// address, as an unkeyed hash would let them.
+func (s *Signer) AddressTag(email string) string {
+	return hex.EncodeToString(s.mac("erasure-audit-address", NormaliseEmail(email)))
 }
 
 func (s *Signer) mac(parts ...string) []byte {

@@ -43,7 +43,7 @@ func (s *Server) ErasePersonalData(ctx context.Context, r *submissionv1.ErasePer
 
 func erasureToProto(e app.Erasure) *submissionv1.Erasure {
 	return &submissionv1.Erasure{
-		Id: e.ID, EmailSha256: e.EmailSHA256, RequestedBy: e.RequestedBy, Reason: e.Reason,
+		Id: e.ID, AddressTag: e.AddressTag, RequestedBy: e.RequestedBy, Reason: e.Reason,
 		SubmissionIds: e.SubmissionIDs, EraseTime: timestamppb.New(e.ErasedAt),
 	}
 }

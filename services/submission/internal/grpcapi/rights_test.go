@@ -108,7 +108,7 @@ func TestPersonalDataRPCs(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := erased.GetErasure()
-	if e.GetRequestedBy() != "secretariat-1" || len(e.GetSubmissionIds()) != 1 || e.GetEraseTime() == nil || len(e.GetEmailSha256()) != 64 {
+	if e.GetRequestedBy() != "secretariat-1" || len(e.GetSubmissionIds()) != 1 || e.GetEraseTime() == nil || len(e.GetAddressTag()) != 64 || e.GetEmailSha256() != "" {
 		t.Errorf("erasure = %v", e)
 	}
 	after, err := srv.ExportPersonalData(ctx, &submissionv1.ExportPersonalDataRequest{Email: "jeanne@example.org"})

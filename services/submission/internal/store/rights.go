@@ -49,10 +49,11 @@ type PersonalVersion struct {
 }
 
 // ErasureRecord is the audit record of an erasure. The address itself is
-// not kept, only the SHA-256 of its normalised form.
+// not kept, only a keyed tag of its normalised form (app.Signer.AddressTag);
+// records written before tags have none.
 type ErasureRecord struct {
 	ID            string
-	EmailSHA256   string
+	AddressTag    string
 	RequestedBy   string
 	Reason        string
 	SubmissionIDs []string
@@ -124,17 +125,17 @@ func (s *Store) versions(ctx context.Context, consultationID, submissionID strin
 	return out, nil
 }
 
-// Erasures returns the audit records of erasures of the address whose
-// SHA-256 is emailSHA256, oldest first.
-func (s *Store) Erasures(ctx context.Context, emailSHA256 string) ([]ErasureRecord, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id::text, email_sha256, requested_by, reason, submission_ids::text[], erased_at
-		FROM submission.erasures WHERE email_sha256 = $1 ORDER BY erased_at, id`, emailSHA256)
+// Erasures returns the audit records of erasures of the address whose tag
+// is addressTag, oldest first.
+func (s *Store) Erasures(ctx context.Context, addressTag string) ([]ErasureRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id::text, coalesce(address_tag, ''), requested_by, reason, submission_ids::text[], erased_at
+		FROM submission.erasures WHERE address_tag = $1 ORDER BY erased_at, id`, addressTag)
 	if err != nil {
 		return nil, fmt.Errorf("erasures: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ErasureRecord, error) {
 		var e ErasureRecord
-		err := r.Scan(&e.ID, &e.EmailSHA256, &e.RequestedBy, &e.Reason, &e.SubmissionIDs, &e.ErasedAt)
+		err := r.Scan(&e.ID, &e.AddressTag, &e.RequestedBy, &e.Reason, &e.SubmissionIDs, &e.ErasedAt)
 		return e, err
 	})
 	if err != nil {
@@ -262,8 +263,8 @@ func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, ma
 		}
 		rec.SubmissionIDs = all
 		if _, err := tx.Exec(ctx, `INSERT INTO submission.erasures
-			(id, email_sha256, requested_by, reason, submission_ids, erased_at) VALUES ($1,$2,$3,$4,$5::uuid[],$6)`,
-			rec.ID, rec.EmailSHA256, rec.RequestedBy, rec.Reason, rec.SubmissionIDs, rec.ErasedAt); err != nil {
+			(id, address_tag, requested_by, reason, submission_ids, erased_at) VALUES ($1,$2,$3,$4,$5::uuid[],$6)`,
+			rec.ID, rec.AddressTag, rec.RequestedBy, rec.Reason, rec.SubmissionIDs, rec.ErasedAt); err != nil {
 			return fmt.Errorf("erase: audit record: %w", err)
 		}
 		envs, err := makeEvents(erased)

@@ -2088,12 +2088,20 @@ func (x *ErasePersonalDataResponse) GetErasure() *Erasure {
 type Erasure struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// Hex SHA-256 of the lower-cased address.
+	// No longer filled: an unkeyed hash let anyone confirm a guessed address.
+	// See address_tag.
+	//
+	// Deprecated: Marked as deprecated in consulta/submission/v1/submission.proto.
 	EmailSha256   string                 `protobuf:"bytes,2,opt,name=email_sha256,json=emailSha256,proto3" json:"email_sha256,omitempty"`
 	RequestedBy   string                 `protobuf:"bytes,3,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
 	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	SubmissionIds []string               `protobuf:"bytes,5,rep,name=submission_ids,json=submissionIds,proto3" json:"submission_ids,omitempty"`
 	EraseTime     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=erase_time,json=eraseTime,proto3" json:"erase_time,omitempty"`
+	// Hex HMAC-SHA256 of the normalised address under the service's signing
+	// key: a later request about the same address finds this record, and
+	// nobody without the key can confirm a guess. Empty for records written
+	// before tags.
+	AddressTag    string `protobuf:"bytes,7,opt,name=address_tag,json=addressTag,proto3" json:"address_tag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2135,6 +2143,7 @@ func (x *Erasure) GetId() string {
 	return ""
 }
 
+// Deprecated: Marked as deprecated in consulta/submission/v1/submission.proto.
 func (x *Erasure) GetEmailSha256() string {
 	if x != nil {
 		return x.EmailSha256
@@ -2168,6 +2177,13 @@ func (x *Erasure) GetEraseTime() *timestamppb.Timestamp {
 		return x.EraseTime
 	}
 	return nil
+}
+
+func (x *Erasure) GetAddressTag() string {
+	if x != nil {
+		return x.AddressTag
+	}
+	return ""
 }
 
 type ExportOpenDataRequest struct {
@@ -2439,15 +2455,17 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x06reason\"V\n" +
 	"\x19ErasePersonalDataResponse\x129\n" +
-	"\aerasure\x18\x01 \x01(\v2\x1f.consulta.submission.v1.ErasureR\aerasure\"\xd9\x01\n" +
+	"\aerasure\x18\x01 \x01(\v2\x1f.consulta.submission.v1.ErasureR\aerasure\"\xfe\x01\n" +
 	"\aErasure\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
-	"\femail_sha256\x18\x02 \x01(\tR\vemailSha256\x12!\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
+	"\femail_sha256\x18\x02 \x01(\tB\x02\x18\x01R\vemailSha256\x12!\n" +
 	"\frequested_by\x18\x03 \x01(\tR\vrequestedBy\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12%\n" +
 	"\x0esubmission_ids\x18\x05 \x03(\tR\rsubmissionIds\x129\n" +
 	"\n" +
-	"erase_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\"\x96\x01\n" +
+	"erase_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\x12\x1f\n" +
+	"\vaddress_tag\x18\a \x01(\tR\n" +
+	"addressTag\"\x96\x01\n" +
 	"\x15ExportOpenDataRequest\x121\n" +
 	"\x0fconsultation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econsultationId\x12J\n" +
 	"\x06format\x18\x02 \x01(\x0e2&.consulta.submission.v1.OpenDataFormatB\n" +
