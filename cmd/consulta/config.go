@@ -13,6 +13,7 @@ import (
 
 	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/retention"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/submission"
 )
@@ -86,6 +87,9 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			Audience: e.str("CONSULTA_JWT_AUDIENCE", ""),
 		},
 		JobPollInterval: e.duration("CONSULTA_JOB_POLL_INTERVAL", time.Second),
+		OutboxRetention: e.duration("CONSULTA_OUTBOX_RETENTION", retention.DefaultOutboxRetention),
+		InboxRetention:  e.duration("CONSULTA_INBOX_RETENTION", retention.DefaultInboxRetention),
+		PruneInterval:   e.duration("CONSULTA_PRUNE_INTERVAL", retention.DefaultInterval),
 		PublicURL:       e.str("CONSULTA_PUBLIC_URL", ""),
 		BlobStoreURL:    e.str("CONSULTA_BLOB_STORE_URL", ""),
 		Mail: submission.MailConfig{
@@ -106,6 +110,13 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			e.errs = append(e.errs, fmt.Sprintf("CONSULTA_STREAM_REPLICAS=%q: want a positive integer", r))
 		}
 		cfg.StreamReplicas = n
+	}
+	if v := e.str("CONSULTA_MAX_EVENT_BYTES", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 64<<10 {
+			e.errs = append(e.errs, fmt.Sprintf("CONSULTA_MAX_EVENT_BYTES=%q: want a number of bytes, at least 65536", v))
+		}
+		cfg.MaxEventBytes = n
 	}
 	lg := &envLog{format: e.str("CONSULTA_LOG_FORMAT", "json"), level: e.str("CONSULTA_LOG_LEVEL", "info")}
 	return cfg, lg, e.err()

@@ -33,8 +33,10 @@ import (
 	"github.com/consulta-platform/consulta/pkg/grpcserver"
 	"github.com/consulta-platform/consulta/pkg/jobs"
 	"github.com/consulta-platform/consulta/pkg/langdetect"
+	"github.com/consulta-platform/consulta/pkg/outbox"
 	"github.com/consulta-platform/consulta/pkg/postgres"
 	"github.com/consulta-platform/consulta/pkg/ratelimit"
+	"github.com/consulta-platform/consulta/pkg/retention"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/consultation"
 	"github.com/consulta-platform/consulta/services/gateway"
@@ -105,6 +107,17 @@ type Config struct {
 
 	// Migrate applies pending migrations of the selected services at start.
 	Migrate bool
+
+	// MaxEventBytes is the largest event a service may write to its outbox
+	// (default outbox.DefaultMaxEventBytes); it is lowered to fit below the
+	// NATS server's max_payload.
+	MaxEventBytes int
+	// OutboxRetention, InboxRetention and PruneInterval say how long
+	// published outbox rows and inbox rows are kept, and how often they are
+	// pruned (defaults in pkg/retention).
+	OutboxRetention time.Duration
+	InboxRetention  time.Duration
+	PruneInterval   time.Duration
 
 	// SigningKey makes submissions' edit secrets and confirmation links (at
 	// least 32 bytes; the same on every replica).
@@ -212,11 +225,13 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		if _, err := events.EnsureStream(ctx, js, cfg.StreamReplicas); err != nil {
 			return nil, err
 		}
+		outbox.SetMaxEventBytes(maxEventBytes(cfg.MaxEventBytes, p.nc.MaxPayload(), p.log))
 	}
 
 	if err := p.buildGRPC(ctx, reg, js); err != nil {
 		return nil, err
 	}
+	p.addPruners(reg)
 
 	if cfg.runs(worker.Name) {
 		w, err := worker.New(worker.Deps{
@@ -331,6 +346,42 @@ func (p *Platform) buildSubmission(ctx context.Context, js jetstream.JetStream, 
 		d.Detector = langdetect.New()
 	}
 	return submission.New(d)
+}
+
+// addPruners runs the pruning of outbox and inbox rows of every service with
+// a schema that this process runs.
+func (p *Platform) addPruners(reg prometheus.Registerer) {
+	for _, s := range []struct {
+		name   string
+		outbox bool
+	}{{consultation.Name, true}, {submission.Name, true}, {summary.Name, false}} {
+		if !p.cfg.runs(s.name) {
+			continue
+		}
+		cfg := retention.Config{
+			Pool: p.pool, Schema: s.name, Outbox: s.outbox, // each service's schema has its name
+			OutboxRetention: p.cfg.OutboxRetention, InboxRetention: p.cfg.InboxRetention, Interval: p.cfg.PruneInterval,
+			Now: p.cfg.Now, Logger: p.log.With("service", s.name), Registerer: reg,
+		}
+		p.runners = append(p.runners, runner{s.name + " retention", func(ctx context.Context) error { return retention.Run(ctx, cfg) }})
+	}
+}
+
+// maxEventBytes is the configured event limit (or the default), lowered to
+// leave room under the server's max_payload for the headers the relay adds:
+// an event the server would refuse must be refused when it is written.
+func maxEventBytes(configured int, serverMax int64, log *slog.Logger) int {
+	const headroom = 4 << 10
+	limit := configured
+	if limit <= 0 {
+		limit = outbox.DefaultMaxEventBytes
+	}
+	if serverMax > headroom && int64(limit) > serverMax-headroom {
+		log.Warn("event size limit lowered to fit the NATS server's max_payload",
+			"configured", limit, "max_payload", serverMax, "limit", serverMax-headroom)
+		limit = int(serverMax - headroom)
+	}
+	return limit
 }
 
 // rateLimiter gives the submission service pkg/ratelimit.
