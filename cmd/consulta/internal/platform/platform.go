@@ -340,7 +340,9 @@ func (p *Platform) buildSubmission(ctx context.Context, js jetstream.JetStream, 
 			return nil, fmt.Errorf("rate limits: %w", err)
 		}
 		p.closers = append(p.closers, lim.Close)
-		d.Limiter = rateLimiter{lim}
+		// Fail open: a Redis outage must not stop the intake (see
+		// docs/reliability.md); it is counted and logged instead.
+		d.Limiter = rateLimiter{ratelimit.NewFailOpen(lim, p.log.With("service", submission.Name), reg)}
 	}
 	if !p.cfg.DisableLanguageDetection {
 		d.Detector = langdetect.New()
@@ -385,7 +387,7 @@ func maxEventBytes(configured int, serverMax int64, log *slog.Logger) int {
 }
 
 // rateLimiter gives the submission service pkg/ratelimit.
-type rateLimiter struct{ lim *ratelimit.Limiter }
+type rateLimiter struct{ lim *ratelimit.FailOpen }
 
 func (r rateLimiter) Allow(ctx context.Context, l submission.Limit, key string) error {
 	if addr, err := netip.ParseAddr(key); err == nil {
