@@ -16,6 +16,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/retention"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/submission"
+	"github.com/consulta-platform/consulta/services/worker"
 )
 
 // env reads the environment once, recording what is malformed.
@@ -86,12 +87,13 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			Issuer:   e.str("CONSULTA_JWT_ISSUER", ""),
 			Audience: e.str("CONSULTA_JWT_AUDIENCE", ""),
 		},
-		JobPollInterval: e.duration("CONSULTA_JOB_POLL_INTERVAL", time.Second),
-		OutboxRetention: e.duration("CONSULTA_OUTBOX_RETENTION", retention.DefaultOutboxRetention),
-		InboxRetention:  e.duration("CONSULTA_INBOX_RETENTION", retention.DefaultInboxRetention),
-		PruneInterval:   e.duration("CONSULTA_PRUNE_INTERVAL", retention.DefaultInterval),
-		PublicURL:       e.str("CONSULTA_PUBLIC_URL", ""),
-		BlobStoreURL:    e.str("CONSULTA_BLOB_STORE_URL", ""),
+		JobPollInterval:   e.duration("CONSULTA_JOB_POLL_INTERVAL", time.Second),
+		ReconcileInterval: e.duration("CONSULTA_RECONCILE_INTERVAL", worker.DefaultReconcileInterval),
+		OutboxRetention:   e.duration("CONSULTA_OUTBOX_RETENTION", retention.DefaultOutboxRetention),
+		InboxRetention:    e.duration("CONSULTA_INBOX_RETENTION", retention.DefaultInboxRetention),
+		PruneInterval:     e.duration("CONSULTA_PRUNE_INTERVAL", retention.DefaultInterval),
+		PublicURL:         e.str("CONSULTA_PUBLIC_URL", ""),
+		BlobStoreURL:      e.str("CONSULTA_BLOB_STORE_URL", ""),
 		Mail: submission.MailConfig{
 			SMTPURL: e.str("CONSULTA_SMTP_URL", ""),
 			From:    e.str("CONSULTA_MAIL_FROM", ""),

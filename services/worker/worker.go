@@ -65,6 +65,13 @@ type Deps struct {
 	// Translator translates consultation texts; nil means none is
 	// configured and those texts wait for a co-lead's review.
 	Translator Translator
+	// Consultations is the consultation service's API, which the
+	// reconciler reads dialogues and consultations from; nil disables the
+	// reconciler.
+	Consultations ConsultationReader
+	// ReconcileInterval is the time between two reconciliations (default
+	// DefaultReconcileInterval); the first runs at start.
+	ReconcileInterval time.Duration
 }
 
 // Service is the worker.
@@ -98,12 +105,20 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	handlers := tasks.Handlers{Logger: s.deps.Logger, Translator: s.deps.Translator, JetStream: s.deps.JetStream, Now: s.deps.Now}
+	if s.deps.Consultations != nil {
+		handlers.Dialogues = s.deps.Consultations
+	}
 	if err := srv.Start(handlers.Mux()); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	defer srv.Shutdown()
 
 	g, ctx := errgroup.WithContext(ctx)
+	if s.deps.Consultations != nil {
+		g.Go(func() error { return s.runReconciler(ctx) })
+	} else {
+		s.deps.Logger.WarnContext(ctx, "reconciler disabled: no address of the consultation service; jobs lost with Redis are not rebuilt")
+	}
 	g.Go(func() error {
 		return consumer.Run(ctx, consumer.Config{
 			JetStream: s.deps.JetStream,
@@ -185,7 +200,14 @@ func (s *Service) onConsultationChanged(ctx context.Context, env *eventsv1.Envel
 	if ev.GetConsultation().GetStatus() == consultationv1.ConsultationStatus_CONSULTATION_STATUS_DRAFT {
 		return nil // drafts are translated when they are published
 	}
-	c := ev.GetConsultation()
+	_, err = s.enqueueTranslations(ctx, ev.GetConsultation())
+	return err
+}
+
+// enqueueTranslations enqueues one job per language c misses some text in,
+// with ids naming the consultation version and the language, and returns
+// how many were new.
+func (s *Service) enqueueTranslations(ctx context.Context, c *consultationv1.Consultation) (created int, err error) {
 	texts := consultationTexts(c)
 	for _, lang := range c.GetLanguages() {
 		var missing []tasks.SourceText
@@ -206,13 +228,17 @@ func (s *Service) onConsultationChanged(ctx context.Context, env *eventsv1.Envel
 			Texts:          missing,
 		})
 		if err != nil {
-			return consumer.Permanent(err)
+			return created, consumer.Permanent(err)
 		}
-		if _, err := s.client.Enqueue(ctx, job); err != nil {
-			return err
+		ok, err := s.client.Enqueue(ctx, job)
+		if err != nil {
+			return created, err
+		}
+		if ok {
+			created++
 		}
 	}
-	return nil
+	return created, nil
 }
 
 type pathText struct {
@@ -285,24 +311,38 @@ func (s *Service) onDialogue(ctx context.Context, env *eventsv1.Envelope) error 
 }
 
 func (s *Service) scheduleDigests(ctx context.Context, d *consultationv1.Dialogue) error {
+	_, err := s.enqueueDigests(ctx, d, true)
+	return err
+}
+
+// enqueueDigests enqueues the digests of d still due, and returns how many
+// were new. logSkips logs each digest whose due time has passed (once per
+// event; the reconciler, which sees every dialogue again and again, does not).
+func (s *Service) enqueueDigests(ctx context.Context, d *consultationv1.Dialogue, logSkips bool) (created int, err error) {
 	startsAt := d.GetStartsAt().AsTime()
 	now := s.deps.Now()
 	for _, lead := range s.deps.DigestLeads {
 		if !startsAt.Add(-lead).After(now) {
 			// Scheduled too late for this digest: the dialogue is nearer than
 			// the lead time. The later digests still go out.
-			s.deps.Logger.InfoContext(ctx, "digest skipped: due time has passed", "dialogue_id", d.GetId(), "lead", lead)
+			if logSkips {
+				s.deps.Logger.InfoContext(ctx, "digest skipped: due time has passed", "dialogue_id", d.GetId(), "lead", lead)
+			}
 			continue
 		}
 		job, err := tasks.NewSendDigest(tasks.SendDigest{DialogueID: d.GetId(), StartsAt: startsAt, Lead: lead})
 		if err != nil {
-			return consumer.Permanent(err)
+			return created, consumer.Permanent(err)
 		}
-		if _, err := s.client.Enqueue(ctx, job); err != nil {
-			return err
+		ok, err := s.client.Enqueue(ctx, job)
+		if err != nil {
+			return created, err
+		}
+		if ok {
+			created++
 		}
 	}
-	return nil
+	return created, nil
 }
 
 // withdrawDigests deletes the digests due before a dialogue starting at

@@ -48,6 +48,7 @@ func TestMicroservicesMode(t *testing.T) {
 		return runProcess(t, cfg)
 	}
 	consultations := start("consultation")
+	base.ConsultationAddr = consultations.GRPCAddr() // the worker's reconciler reads it
 	submissions := start("submission", "summary", "worker")
 	gwCfg := base
 	gwCfg.Services = []string{"gateway"}

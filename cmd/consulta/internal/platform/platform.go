@@ -30,6 +30,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/blobstore"
 	"github.com/consulta-platform/consulta/pkg/dbmigrate"
 	"github.com/consulta-platform/consulta/pkg/events"
+	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	"github.com/consulta-platform/consulta/pkg/grpcserver"
 	"github.com/consulta-platform/consulta/pkg/jobs"
 	"github.com/consulta-platform/consulta/pkg/langdetect"
@@ -98,7 +99,10 @@ type Config struct {
 
 	JobQueuePrefix  string
 	JobPollInterval time.Duration
-	DigestLeads     []time.Duration
+	// ReconcileInterval is how often the worker re-creates jobs missing from
+	// Redis (default worker.DefaultReconcileInterval).
+	ReconcileInterval time.Duration
+	DigestLeads       []time.Duration
 	// TranslatorURL is the base URL of a LibreTranslate-compatible API the
 	// worker translates consultation texts with; empty means none, and
 	// texts wait for a co-lead's review.
@@ -234,6 +238,16 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	p.addPruners(reg)
 
 	if cfg.runs(worker.Name) {
+		// The reconciler reads the consultation service's public listings:
+		// the worker reads no service's tables.
+		var consultations worker.ConsultationReader
+		if cfg.runs(consultation.Name) || cfg.ConsultationAddr != "" {
+			conn, err := p.dial(consultation.Name, cfg.ConsultationAddr)
+			if err != nil {
+				return nil, fmt.Errorf("worker: %w", err)
+			}
+			consultations = consultationv1.NewConsultationServiceClient(conn)
+		}
 		w, err := worker.New(worker.Deps{
 			JetStream: js,
 			Jobs: jobs.Config{RedisURL: cfg.RedisURL, QueuePrefix: cfg.JobQueuePrefix,
@@ -242,6 +256,9 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 			DigestLeads: cfg.DigestLeads,
 			Now:         cfg.Now,
 			Translator:  translator,
+
+			Consultations:     consultations,
+			ReconcileInterval: cfg.ReconcileInterval,
 		})
 		if err != nil {
 			return nil, err
@@ -396,34 +413,37 @@ func (r rateLimiter) Allow(ctx context.Context, l submission.Limit, key string) 
 	return r.lim.Allow(ctx, ratelimit.Limit{Name: l.Name, Rate: l.Rate, Per: l.Per, Burst: l.Burst}, key)
 }
 
-func (p *Platform) buildGateway(ctx context.Context) error {
-	dial := func(name, addr string) (*grpc.ClientConn, error) {
-		if p.cfg.runs(name) {
-			// Monolithic mode: call our own server over loopback, so REST
-			// calls pass the same interceptors as gRPC calls.
-			addr = p.grpcLn.Addr().String()
-		}
-		if addr == "" {
-			return nil, fmt.Errorf("gateway needs the address of the %s service (it does not run in this process)", name)
-		}
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(MaxMessageBytes), grpc.MaxCallRecvMsgSize(MaxMessageBytes)))
-		if err != nil {
-			return nil, fmt.Errorf("gateway: dial %s at %s: %w", name, addr, err)
-		}
-		p.conns = append(p.conns, conn)
-		return conn, nil
+// dial connects to the gRPC API of service name: over loopback to this
+// process's own server when it runs the service (so that calls pass the same
+// interceptors as outside calls), else at addr.
+func (p *Platform) dial(name, addr string) (*grpc.ClientConn, error) {
+	if p.cfg.runs(name) {
+		addr = p.grpcLn.Addr().String()
 	}
+	if addr == "" {
+		return nil, fmt.Errorf("no address of the %s service (it does not run in this process)", name)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(MaxMessageBytes), grpc.MaxCallRecvMsgSize(MaxMessageBytes)))
+	if err != nil {
+		return nil, fmt.Errorf("dial %s at %s: %w", name, addr, err)
+	}
+	p.conns = append(p.conns, conn)
+	return conn, nil
+}
+
+func (p *Platform) buildGateway(ctx context.Context) error {
+	dial := p.dial
 	var ups gateway.Upstreams
 	var err error
 	if ups.Consultation, err = dial(consultation.Name, p.cfg.ConsultationAddr); err != nil {
-		return err
+		return fmt.Errorf("gateway: %w", err)
 	}
 	if ups.Submission, err = dial(submission.Name, p.cfg.SubmissionAddr); err != nil {
-		return err
+		return fmt.Errorf("gateway: %w", err)
 	}
 	if ups.Summary, err = dial(summary.Name, p.cfg.SummaryAddr); err != nil {
-		return err
+		return fmt.Errorf("gateway: %w", err)
 	}
 	h, err := gateway.New(ctx, gateway.Config{Upstreams: ups, Logger: p.log, DevJWKS: p.cfg.DevJWKS})
 	if err != nil {
