@@ -7,6 +7,7 @@
 //	consulta consultation create|update|export   consultations as YAML files
 //	consulta api       call any RPC with a JSON request
 //	consulta audit     check the chain of receipts of a consultation
+//	consulta outbox    list and replay the outbox's dead letters
 //
 // This package reads flags and the environment and wires; the work is done in
 // cmd/consulta/internal/platform and services/.
@@ -46,6 +47,8 @@ Usage:
   consulta api SERVICE.METHOD [JSON] call any RPC (consulta api list)
   consulta audit verify --consultation ID [--database-url URL]
                                      check a consultation's chain of receipts
+  consulta outbox dead-letters|replay --schema SCHEMA
+                                     list and replay events the relay set aside
 
 Run "consulta <command> -h" for the flags of a command.
 `
@@ -71,6 +74,8 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAPI(ctx, rest, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, rest, stdout, stderr)
+	case "outbox":
+		return runOutbox(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
