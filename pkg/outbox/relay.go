@@ -264,10 +264,15 @@ func (r *Relay) flushBatch(ctx context.Context) (published int, more bool, err e
 			f.row.seq, attempts, truncate(f.err.Error(), 1000))
 	}
 	if batch.Len() > 0 {
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		// What JetStream took is marked even when ctx ends meanwhile (a
+		// shutdown): a cancelled mark would leave the rows locked by a
+		// connection being torn down, out of reach of the final flush.
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		defer cancel()
+		if err := tx.SendBatch(mctx, batch).Close(); err != nil {
 			return 0, false, errors.Join(pubErr, fmt.Errorf("mark rows: %w", err))
 		}
-		if err := tx.Commit(ctx); err != nil {
+		if err := tx.Commit(mctx); err != nil {
 			return 0, false, errors.Join(pubErr, fmt.Errorf("commit: %w", err))
 		}
 	}
