@@ -12,11 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/consulta-platform/consulta/services/consultation"
-	"github.com/consulta-platform/consulta/services/gateway"
-	"github.com/consulta-platform/consulta/services/submission"
-	"github.com/consulta-platform/consulta/services/summary"
 )
 
 // closedAddr is an address where nothing listens.
@@ -57,8 +52,8 @@ func postSubmission(t *testing.T, h *harness, consultationID, key string) (int, 
 func TestRedisOutageDoesNotStopTheIntake(t *testing.T) {
 	t.Parallel()
 	h := startPlatformWith(t, func(c *platformConfig) {
-		// The worker lives on Redis; the intake must not.
-		c.Services = []string{consultation.Name, submission.Name, summary.Name, gateway.Name}
+		// Every service, the worker too, whose jobs wait for Redis: the
+		// intake must not.
 		c.RedisURL = "redis://" + closedAddr(t) + "/0"
 		c.DisableRateLimits = false
 	})
