@@ -7,6 +7,7 @@
 package infraerr
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -26,6 +27,13 @@ func Unavailable(err error) bool {
 	var connectErr *pgconn.ConnectError
 	if errors.As(err, &connectErr) {
 		return true // no connection could be made: nothing was done
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The caller's own clock ran out (context.DeadlineExceeded even
+		// passes for a net.Error); the edge gives these their own codes.
+		// pgx reports a deadline that passed while waiting for a connection
+		// the same way, so that case answers DeadlineExceeded, retryable too.
+		return false
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

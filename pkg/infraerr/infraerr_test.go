@@ -50,6 +50,8 @@ func TestUnavailable(t *testing.T) {
 		{"unique violation", fmt.Errorf("insert: %w", &pgconn.PgError{Code: "23505"}), false},
 		{"syntax error", &pgconn.PgError{Code: "42601"}, false},
 		{"no rows", pgx.ErrNoRows, false},
+		{"caller's deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), false},
+		{"caller cancelled", context.Canceled, false},
 		{"plain bug", errors.New("nil map"), false},
 		{"nil", nil, false},
 	}
