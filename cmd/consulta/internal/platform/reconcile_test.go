@@ -134,10 +134,11 @@ func TestJobsAreRebuiltAfterRedisLosesThem(t *testing.T) {
 		return has(queueTasks(t, h))
 	})
 
+	// Nothing else re-creates jobs (the events were acknowledged long
+	// ago), so what comes back after the flush is the reconciler's doing.
+	// The queue is not checked empty in between: the reconciler, every
+	// 200ms, may already be at work.
 	flushQueue(t, h)
-	if ids := queueTasks(t, h); len(ids) != 0 {
-		t.Fatalf("after the flush the queue still has %v", ids)
-	}
 	eventually(t, 15*time.Second, "the reconciler re-created every job", func() error {
 		ids := queueTasks(t, h)
 		if !slices.Equal(ids, want) {
