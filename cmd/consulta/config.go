@@ -18,8 +18,10 @@ import (
 	"github.com/consulta-platform/consulta/pkg/events"
 	"github.com/consulta-platform/consulta/pkg/grpcserver"
 	"github.com/consulta-platform/consulta/pkg/postgres"
+	"github.com/consulta-platform/consulta/pkg/retention"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/submission"
+	"github.com/consulta-platform/consulta/services/worker"
 )
 
 // env reads the environment once, recording what is malformed.
@@ -90,10 +92,14 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			Issuer:   e.str("CONSULTA_JWT_ISSUER", ""),
 			Audience: e.str("CONSULTA_JWT_AUDIENCE", ""),
 		},
-		JobPollInterval: e.duration("CONSULTA_JOB_POLL_INTERVAL", time.Second),
-		RPCTimeout:      e.duration("CONSULTA_RPC_TIMEOUT", grpcserver.DefaultTimeout),
-		PublicURL:       e.str("CONSULTA_PUBLIC_URL", ""),
-		BlobStoreURL:    e.str("CONSULTA_BLOB_STORE_URL", ""),
+		JobPollInterval:   e.duration("CONSULTA_JOB_POLL_INTERVAL", time.Second),
+		RPCTimeout:        e.duration("CONSULTA_RPC_TIMEOUT", grpcserver.DefaultTimeout),
+		ReconcileInterval: e.duration("CONSULTA_RECONCILE_INTERVAL", worker.DefaultReconcileInterval),
+		OutboxRetention:   e.duration("CONSULTA_OUTBOX_RETENTION", retention.DefaultOutboxRetention),
+		InboxRetention:    e.duration("CONSULTA_INBOX_RETENTION", retention.DefaultInboxRetention),
+		PruneInterval:     e.duration("CONSULTA_PRUNE_INTERVAL", retention.DefaultInterval),
+		PublicURL:         e.str("CONSULTA_PUBLIC_URL", ""),
+		BlobStoreURL:      e.str("CONSULTA_BLOB_STORE_URL", ""),
 		Mail: submission.MailConfig{
 			SMTPURL: e.str("CONSULTA_SMTP_URL", ""),
 			From:    e.str("CONSULTA_MAIL_FROM", ""),
@@ -135,6 +141,13 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 		cfg.StreamMaxBytes = n
 	} else {
 		cfg.StreamMaxBytes = events.DefaultMaxBytes
+	}
+	if v := e.str("CONSULTA_MAX_EVENT_BYTES", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 64<<10 {
+			e.errs = append(e.errs, fmt.Sprintf("CONSULTA_MAX_EVENT_BYTES=%q: want a number of bytes, at least 65536", v))
+		}
+		cfg.MaxEventBytes = n
 	}
 	lg := &envLog{format: e.str("CONSULTA_LOG_FORMAT", "json"), level: e.str("CONSULTA_LOG_LEVEL", "info")}
 	return cfg, lg, e.err()

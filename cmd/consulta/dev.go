@@ -29,7 +29,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	httpAddr := fs.String("http", "127.0.0.1:8080", "REST/JSON gateway address")
 	grpcAddr := fs.String("grpc", "127.0.0.1:9090", "gRPC address")
 	metricsAddr := fs.String("metrics", "127.0.0.1:9100", "Prometheus metrics address (empty disables)")
-	dataDir := fs.String("data-dir", "", "where the in-process NATS server keeps its files (default: a temporary directory, removed at exit)")
+	dataDir := fs.String("data-dir", "", "where the in-process NATS server keeps its files, under nats/ (default: beside the development key, one store per database; a temporary directory with a throwaway Postgres)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	keyPath := fs.String("key", auth.DefaultDevKeyPath(), "development signing key (created when missing)")
 	if err := fs.Parse(args); err != nil {
@@ -54,17 +54,20 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	dbURL, stopPG, err := devenv.Postgres(ctx, log, devenv.PostgresOptions{})
+	pg, err := devenv.StartPostgres(ctx, log, devenv.PostgresOptions{})
 	if err != nil {
 		return explainMissing(err)
 	}
-	defer stopPG()
+	defer pg.Stop()
+	dbURL := pg.URL
 	redisURL, stopRedis, err := devenv.Redis(ctx, log)
 	if err != nil {
 		return explainMissing(err)
 	}
 	defer stopRedis()
-	storeDir := *dataDir
+	// NATS keeps its files as long as the database it relays from: events
+	// published but not yet consumed must survive a Ctrl-C or a kill.
+	storeDir := devenv.DevNATSStoreDir(*dataDir, dataHome, dbURL, pg.Throwaway)
 	if storeDir == "" {
 		tmp, err := os.MkdirTemp("", "consulta-dev-nats-")
 		if err != nil {
@@ -72,8 +75,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		defer os.RemoveAll(tmp)
 		storeDir = tmp
-	} else {
-		storeDir = filepath.Join(storeDir, "nats")
+	} else if err := os.MkdirAll(storeDir, 0o700); err != nil {
+		return fmt.Errorf("NATS store dir: %w", err)
 	}
 	// The NATS server's own notices drown the platform's; show its warnings only.
 	natsLog, err := telemetry.NewLogger(stderr, "text", "warn")
@@ -122,7 +125,7 @@ Consulta is running (ready in %s).
   metrics    %s
   Postgres   %s
   Redis      %s
-  NATS       %s
+  NATS       %s  (files in %s)
 
 Tokens come from the development issuer:
   consulta token --role colead --country BR
@@ -130,7 +133,7 @@ Tokens come from the development issuer:
 
 Stop with Ctrl-C.
 `, time.Since(started).Round(time.Millisecond), p.HTTPAddr(), p.HTTPAddr(), p.GRPCAddr(), p.GRPCAddr(),
-		metricsURL(p.MetricsAddr()), redact(dbURL), redisURL, natsURL)
+		metricsURL(p.MetricsAddr()), redact(dbURL), redisURL, natsURL, storeDir)
 	return p.Run(ctx)
 }
 

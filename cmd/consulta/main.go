@@ -8,6 +8,7 @@
 //	consulta api       call any RPC with a JSON request
 //	consulta audit     check the chain of receipts of a consultation, or a
 //	                   submitter's receipt against their content and key
+//	consulta outbox    list and replay the outbox's dead letters
 //
 // This package reads flags and the environment and wires; the work is done in
 // cmd/consulta/internal/platform and services/.
@@ -49,6 +50,8 @@ Usage:
                                      check a consultation's chain of receipts
   consulta audit receipt [--file FILE] [--key HEX]
                                      check that your receipt commits to your content
+  consulta outbox dead-letters|replay --schema SCHEMA
+                                     list and replay events the relay set aside
 
 Run "consulta <command> -h" for the flags of a command.
 `
@@ -74,6 +77,8 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAPI(ctx, rest, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, rest, stdout, stderr)
+	case "outbox":
+		return runOutbox(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -68,6 +68,27 @@ type PostgresOptions struct {
 // stop stops a throwaway cluster and removes its directory; otherwise it does
 // nothing. It may be called more than once.
 func Postgres(ctx context.Context, log *slog.Logger, opts PostgresOptions) (url string, stop func(), err error) {
+	srv, err := StartPostgres(ctx, log, opts)
+	if err != nil {
+		return "", nil, err
+	}
+	return srv.URL, srv.Stop, nil
+}
+
+// PostgresServer is the server Postgres found or started.
+type PostgresServer struct {
+	URL string
+	// Throwaway is true for a cluster started in a temporary directory:
+	// its data is gone once Stop is called.
+	Throwaway bool
+	// Stop stops a throwaway cluster and removes its directory; otherwise
+	// it does nothing. It may be called more than once.
+	Stop func()
+}
+
+// StartPostgres is Postgres, also saying whether the server is a throwaway
+// one (`consulta dev` keeps its NATS files only as long as the data).
+func StartPostgres(ctx context.Context, log *slog.Logger, opts PostgresOptions) (PostgresServer, error) {
 	log = orDiscard(log)
 	if opts.Database == "" {
 		opts.Database = DefaultDatabase
@@ -75,20 +96,20 @@ func Postgres(ctx context.Context, log *slog.Logger, opts PostgresOptions) (url 
 	if !opts.ForceThrowaway && !envTrue("CONSULTA_PG_THROWAWAY") {
 		if u := os.Getenv("DATABASE_URL"); u != "" {
 			log.Info("postgres: using DATABASE_URL")
-			return u, func() {}, nil
+			return PostgresServer{URL: u, Stop: func() {}}, nil
 		}
 		u, err := localPostgres(ctx, opts.Database)
 		if err == nil {
 			log.Info("postgres: using the local server", "addr", LocalPostgresAddr, "database", opts.Database)
-			return u, func() {}, nil
+			return PostgresServer{URL: u, Stop: func() {}}, nil
 		}
 		log.Info("postgres: no usable local server, starting a throwaway cluster", "addr", LocalPostgresAddr, "err", err)
 	}
 	c, err := startPostgres(ctx, log, opts)
 	if err != nil {
-		return "", nil, err
+		return PostgresServer{}, err
 	}
-	return c.url, sync.OnceFunc(c.stop), nil
+	return PostgresServer{URL: c.url, Throwaway: true, Stop: sync.OnceFunc(c.stop)}, nil
 }
 
 // localPostgres returns the URL of database on the local server, creating the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -35,11 +39,23 @@ import (
 
 // Consultation ids that make the test handlers misbehave.
 const (
-	okID       = "0192f0c4-6a4e-7b5e-9d3c-1a2b3c4d5e6f"
-	panicID    = "0192f0c4-6a4e-7b5e-9d3c-00000000dead"
-	plainErrID = "0192f0c4-6a4e-7b5e-9d3c-0000000000e1"
-	semanticID = "0192f0c4-6a4e-7b5e-9d3c-0000000000e2"
+	okID        = "0192f0c4-6a4e-7b5e-9d3c-1a2b3c4d5e6f"
+	panicID     = "0192f0c4-6a4e-7b5e-9d3c-00000000dead"
+	plainErrID  = "0192f0c4-6a4e-7b5e-9d3c-0000000000e1"
+	semanticID  = "0192f0c4-6a4e-7b5e-9d3c-0000000000e2"
+	pgDownID    = "0192f0c4-6a4e-7b5e-9d3c-0000000000e3"
+	redisDownID = "0192f0c4-6a4e-7b5e-9d3c-0000000000e4"
 )
+
+// closedAddr is an address where nothing listens: a dependency that is down.
+func closedAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
 
 // summaryServer echoes the caller it sees in by_stakeholder_type.
 type summaryServer struct {
@@ -52,6 +68,19 @@ func (summaryServer) GetSummary(ctx context.Context, req *summaryv1.GetSummaryRe
 		panic("boom")
 	case plainErrID:
 		return nil, errors.New("query summaries: password authentication failed for user consulta")
+	case pgDownID:
+		// A real pool, pointed at a Postgres that is not there.
+		pool, err := pgxpool.New(ctx, "postgres://consulta@"+closedAddr()+"/consulta?connect_timeout=2")
+		if err != nil {
+			return nil, err
+		}
+		defer pool.Close()
+		_, err = pool.Exec(ctx, "SELECT 1")
+		return nil, fmt.Errorf("query summaries: %w", err)
+	case redisDownID:
+		rdb := redis.NewClient(&redis.Options{Addr: closedAddr(), MaxRetries: -1})
+		defer rdb.Close()
+		return nil, fmt.Errorf("read counters: %w", rdb.Get(ctx, "k").Err())
 	case semanticID:
 		return nil, grpcserver.InvalidArgument(grpcserver.FieldViolation{Field: "consultation_id", Description: "no consultation with this id is open"})
 	}
@@ -387,6 +416,32 @@ func TestPanicBecomesInternalAndServerKeepsServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, s.RecvMsg(new(summaryv1.GetSummaryResponse)), codes.Internal, "internal error")
+}
+
+// Postgres or Redis out of reach is Unavailable with a retry hint, not
+// Internal: the client may retry with its idempotency key.
+func TestUnreachableDependencyIsUnavailable(t *testing.T) {
+	e := newEnv(t)
+	for name, id := range map[string]string{"postgres": pgDownID, "redis": redisDownID} {
+		_, err := e.summary.GetSummary(withToken(e.token(t, secretariat)), &summaryv1.GetSummaryRequest{ConsultationId: id})
+		st := status.Convert(err)
+		if st.Code() != codes.Unavailable {
+			t.Errorf("%s down: %v, want Unavailable", name, err)
+			continue
+		}
+		var retry *errdetails.RetryInfo
+		for _, d := range st.Details() {
+			if r, ok := d.(*errdetails.RetryInfo); ok {
+				retry = r
+			}
+		}
+		if retry == nil || retry.GetRetryDelay().AsDuration() != grpcserver.RetryAfter {
+			t.Errorf("%s down: details %v, want a RetryInfo of %s", name, st.Details(), grpcserver.RetryAfter)
+		}
+		if strings.Contains(st.Message(), "127.0.0.1") {
+			t.Errorf("%s down: the address reached the caller: %s", name, st.Message())
+		}
+	}
 }
 
 func TestPlainErrorsDoNotLeak(t *testing.T) {

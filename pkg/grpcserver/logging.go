@@ -7,12 +7,15 @@ import (
 	"runtime/debug"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/consulta-platform/consulta/pkg/apperr"
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/infraerr"
 )
 
 // callInfo carries what inner interceptors learn about a call back out to
@@ -60,7 +63,8 @@ func statusStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handl
 
 // edgeError makes sure what a handler returns is a gRPC status: this is the
 // one place where domain errors (pkg/apperr) become codes. Context errors get
-// their codes. Any other plain error would reach the caller as
+// their codes. Postgres or Redis out of reach (pkg/infraerr) is
+// codes.Unavailable with a retry hint, not a fault of ours. Any other plain error would reach the caller as
 // codes.Unknown with its text, which may reveal internals; it becomes
 // codes.Internal with the message "internal error" for the caller (and the
 // metrics), while the logging interceptor still logs its text.
@@ -77,7 +81,26 @@ func edgeError(err error) error {
 	if st := status.FromContextError(err); st.Code() != codes.Unknown {
 		return st.Err()
 	}
+	if infraerr.Unavailable(err) {
+		return &withCause{st: unavailableStatus(), cause: err}
+	}
 	return &withCause{st: status.New(codes.Internal, "internal error"), cause: err}
+}
+
+// RetryAfter is the wait an Unavailable answer suggests (google.rpc.RetryInfo,
+// and Retry-After through the gateway).
+const RetryAfter = 2 * time.Second
+
+// unavailableStatus is the answer when Postgres or Redis cannot be reached:
+// codes.Unavailable with a retry hint. Nothing the request would have done
+// is half done (a transaction that did not commit rolled back), so a client
+// retries, with the same idempotency key where the method takes one.
+func unavailableStatus() *status.Status {
+	st := status.New(codes.Unavailable, "temporarily unavailable: a backing service cannot be reached; retry later (with the same idempotency key)")
+	if withDetails, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(RetryAfter)}); err == nil {
+		return withDetails
+	}
+	return st
 }
 
 // withCause is a status for the caller plus the error behind it, for the

@@ -10,6 +10,7 @@ package inbox
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -46,5 +47,30 @@ func Handler(pool *pgxpool.Pool, schema, consumerName string, fn func(ctx contex
 			}
 			return nil
 		})
+	}
+}
+
+// Prune deletes rows of schema's inbox recorded before `before`, at most
+// batch rows per statement, and returns how many it deleted. An inbox row
+// only matters while JetStream may still deliver its event again: once the
+// event is older than the stream keeps messages and than any consumer's
+// redelivery horizon, no copy of it can arrive, and its row can go.
+func Prune(ctx context.Context, pool *pgxpool.Pool, schema string, before time.Time, batch int) (int64, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	t := pgx.Identifier{schema, "inbox"}.Sanitize()
+	q := `DELETE FROM ` + t + ` WHERE (consumer, event_id) IN (
+		SELECT consumer, event_id FROM ` + t + ` WHERE processed_at < $1 ORDER BY processed_at LIMIT $2)`
+	var total int64
+	for {
+		tag, err := pool.Exec(ctx, q, before, batch)
+		if err != nil {
+			return total, fmt.Errorf("prune inbox of %s: %w", schema, err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < int64(batch) {
+			return total, nil
+		}
 	}
 }

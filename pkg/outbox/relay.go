@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,7 @@ import (
 const (
 	defaultBatchSize    = 100
 	defaultPollInterval = time.Second
+	defaultMaxAttempts  = 5
 	// ackTimeout bounds the wait for JetStream's acks of one batch.
 	ackTimeout = 10 * time.Second
 	// finalFlushTimeout bounds the flush Run does after its context ends.
@@ -48,6 +50,10 @@ type RelayConfig struct {
 	PollInterval time.Duration
 	// Registerer, when set, receives the relay's metrics.
 	Registerer prometheus.Registerer
+	// MaxAttempts is how many consecutive permanent refusals (see
+	// Permanent) set a row aside as a dead letter. A row too large for the
+	// server is set aside at once; transient failures never do. Default 5.
+	MaxAttempts int
 }
 
 // publisher is the part of JetStream the relay uses. Tests wrap it to stop
@@ -67,6 +73,7 @@ type Relay struct {
 	log          *slog.Logger
 	batchSize    int
 	pollInterval time.Duration
+	maxAttempts  int
 	metrics      *relayMetrics // nil without a Registerer
 }
 
@@ -80,6 +87,10 @@ func NewRelay(cfg RelayConfig) *Relay {
 		log:          cfg.Logger,
 		batchSize:    cfg.BatchSize,
 		pollInterval: cfg.PollInterval,
+		maxAttempts:  cfg.MaxAttempts,
+	}
+	if r.maxAttempts <= 0 {
+		r.maxAttempts = defaultMaxAttempts
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -157,8 +168,13 @@ func (r *Relay) flushAndLog(ctx context.Context) {
 }
 
 // Flush publishes every row pending now, batch by batch, and returns how many
-// events it published. Rows locked by another relay are left to it.
+// events it published. Rows locked by another relay are left to it. A row
+// that cannot be published for good is set aside as a dead letter and does
+// not stop the rows after it.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
+	// The gauges are refreshed whatever happens: an alert on the age of the
+	// oldest row must see it grow while publishing fails.
+	defer r.updatePending(ctx)
 	total := 0
 	for {
 		n, more, err := r.flushBatch(ctx)
@@ -170,22 +186,29 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 			break
 		}
 	}
-	r.updatePending(ctx)
 	return total, nil
 }
 
 // outboxRow is one pending event.
 type outboxRow struct {
-	seq     int64
-	eventID string
-	subject string
-	payload []byte
+	seq      int64
+	eventID  string
+	subject  string
+	payload  []byte
+	attempts int
 }
 
-// flushBatch publishes up to batchSize pending rows and marks those that
-// JetStream acknowledged, in one transaction that holds the rows' locks
-// throughout. It reports whether a full batch was found (so there may be
-// more).
+// rowFailure is a row JetStream did not take, and why.
+type rowFailure struct {
+	row outboxRow
+	err error
+}
+
+// flushBatch publishes up to batchSize pending rows and, in one transaction
+// that holds the rows' locks throughout, marks those that JetStream
+// acknowledged, sets aside those that failed for good, and records the
+// failure of the others. It reports whether a full batch was found (so
+// there may be more).
 func (r *Relay) flushBatch(ctx context.Context) (published int, more bool, err error) {
 	tx, err := r.pool.Begin(ctx)
 	if err != nil {
@@ -198,8 +221,8 @@ func (r *Relay) flushBatch(ctx context.Context) (published int, more bool, err e
 	// No cursor on seq: a transaction that took a lower seq may commit after
 	// a higher one was published, and must still be found.
 	rows, err := tx.Query(ctx,
-		`SELECT seq, event_id::text, subject, payload FROM `+r.table+`
-		 WHERE published_at IS NULL
+		`SELECT seq, event_id::text, subject, payload, attempts FROM `+r.table+`
+		 WHERE published_at IS NULL AND dead_lettered_at IS NULL
 		 ORDER BY seq
 		 LIMIT $1
 		 FOR UPDATE SKIP LOCKED`, r.batchSize)
@@ -208,7 +231,7 @@ func (r *Relay) flushBatch(ctx context.Context) (published int, more bool, err e
 	}
 	pending, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (outboxRow, error) {
 		var o outboxRow
-		err := row.Scan(&o.seq, &o.eventID, &o.subject, &o.payload)
+		err := row.Scan(&o.seq, &o.eventID, &o.subject, &o.payload, &o.attempts)
 		return o, err
 	})
 	if err != nil {
@@ -218,32 +241,118 @@ func (r *Relay) flushBatch(ctx context.Context) (published int, more bool, err e
 		return 0, false, nil
 	}
 
-	acked, pubErr := r.publish(ctx, pending)
+	acked, failures, pubErr := r.publish(ctx, pending)
+	var dead []rowFailure
+	batch := &pgx.Batch{}
 	if len(acked) > 0 {
-		if _, err := tx.Exec(ctx,
-			`UPDATE `+r.table+` SET published_at = now() WHERE seq = ANY($1)`, acked); err != nil {
-			return 0, false, errors.Join(pubErr, fmt.Errorf("mark published: %w", err))
+		batch.Queue(`UPDATE `+r.table+` SET published_at = now() WHERE seq = ANY($1)`, acked)
+	}
+	for _, f := range failures {
+		attempts := 0
+		if Permanent(f.err) {
+			attempts = f.row.attempts + 1
 		}
-		if err := tx.Commit(ctx); err != nil {
+		if tooLarge(f.err) || attempts >= r.maxAttempts {
+			dead = append(dead, f)
+			batch.Queue(`UPDATE `+r.table+` SET dead_lettered_at = now(), attempts = $2, last_error = $3 WHERE seq = $1`,
+				f.row.seq, f.row.attempts+1, truncate(f.err.Error(), 1000))
+			continue
+		}
+		// Transient failures (NATS unreachable, a timeout) reset the count:
+		// only consecutive permanent refusals make a dead letter.
+		batch.Queue(`UPDATE `+r.table+` SET attempts = $2, last_error = $3 WHERE seq = $1`,
+			f.row.seq, attempts, truncate(f.err.Error(), 1000))
+	}
+	if batch.Len() > 0 {
+		// What JetStream took is marked even when ctx ends meanwhile (a
+		// shutdown): a cancelled mark would leave the rows locked by a
+		// connection being torn down, out of reach of the final flush.
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		defer cancel()
+		if err := tx.SendBatch(mctx, batch).Close(); err != nil {
+			return 0, false, errors.Join(pubErr, fmt.Errorf("mark rows: %w", err))
+		}
+		if err := tx.Commit(mctx); err != nil {
 			return 0, false, errors.Join(pubErr, fmt.Errorf("commit: %w", err))
 		}
-		if r.metrics != nil {
-			r.metrics.published.Add(float64(len(acked)))
-		}
+	}
+	if r.metrics != nil {
+		r.metrics.published.Add(float64(len(acked)))
+		r.metrics.deadLettered.Add(float64(len(dead)))
+	}
+	for _, f := range dead {
+		// One line per dead letter, without the payload: it may be large,
+		// and an event is no place to look for personal data in logs.
+		r.log.ErrorContext(ctx, "outbox relay: event set aside as a dead letter",
+			"event_id", f.row.eventID, "subject", f.row.subject, "bytes", len(f.row.payload),
+			"attempts", f.row.attempts+1, "err", f.err)
 	}
 	if pubErr != nil {
 		return len(acked), false, pubErr
 	}
+	// Failures that were not set aside are retried at the next wake-up, not
+	// in this flush: a full batch of them would otherwise spin.
+	if len(failures) > len(dead) {
+		return len(acked), false, fmt.Errorf("%d of %d events not published, first: %w",
+			len(failures)-len(dead), len(pending), firstLive(failures, dead))
+	}
 	return len(acked), len(pending) == r.batchSize, nil
 }
 
-// publish sends rows with async publishes, waits for every ack and returns
-// the seqs of the rows JetStream stored (or already had: duplicates). The
-// error describes the first failure.
-func (r *Relay) publish(ctx context.Context, rows []outboxRow) ([]int64, error) {
-	var firstErr error
-	failed := 0
-	futures := make([]jetstream.PubAckFuture, 0, len(rows))
+// firstLive is the error of the first failure that was not dead-lettered.
+func firstLive(failures, dead []rowFailure) error {
+	for _, f := range failures {
+		if !slices.ContainsFunc(dead, func(d rowFailure) bool { return d.row.seq == f.row.seq }) {
+			return fmt.Errorf("event %s (%s): %w", f.row.eventID, f.row.subject, f.err)
+		}
+	}
+	return nil
+}
+
+// Permanent reports whether retrying a publish that failed with err cannot
+// help: the message is larger than the server takes, or JetStream refused
+// the request itself (a 4xx API error other than timeouts and throttling).
+// Unreachable servers, timeouts and missing streams are transient.
+func Permanent(err error) bool {
+	if tooLarge(err) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code >= 400 && apiErr.Code < 500 && apiErr.Code != 408 && apiErr.Code != 429
+	}
+	return false
+}
+
+// tooLarge reports a message over the server's max_payload, refused by the
+// client before sending (nats.ErrMaxPayload) or by the stream (JetStream
+// error 10054, message size exceeds maximum allowed).
+func tooLarge(err error) bool {
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.ErrorCode(10054)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// publish sends rows with async publishes and waits for every ack. It
+// returns the seqs of the rows JetStream stored (or already had:
+// duplicates) and the rows it refused. A permanent refusal of one row (too
+// large) does not stop the others; a transient one (NATS unreachable) stops
+// the batch, and stop says why.
+func (r *Relay) publish(ctx context.Context, rows []outboxRow) (acked []int64, failed []rowFailure, stop error) {
+	type sent struct {
+		row outboxRow
+		f   jetstream.PubAckFuture
+	}
+	futures := make([]sent, 0, len(rows))
 	for _, row := range rows {
 		msg := nats.NewMsg(row.subject)
 		msg.Data = row.payload
@@ -251,50 +360,59 @@ func (r *Relay) publish(ctx context.Context, rows []outboxRow) ([]int64, error) 
 		msg.Header.Set(events.HeaderType, events.TypeOfSubject(row.subject))
 		f, err := r.pub.PublishMsgAsync(msg)
 		if err != nil {
+			failed = append(failed, rowFailure{row, err})
+			if Permanent(err) {
+				continue
+			}
 			// Stop here; the rest of the batch goes in a later flush.
-			firstErr = fmt.Errorf("publish event %s (%s): %w", row.eventID, row.subject, err)
-			failed = len(rows) - len(futures)
+			stop = fmt.Errorf("publish event %s (%s): %w", row.eventID, row.subject, err)
 			break
 		}
-		futures = append(futures, f)
+		futures = append(futures, sent{row, f})
 	}
 
 	timer := time.NewTimer(ackTimeout)
 	defer timer.Stop()
-	acked := make([]int64, 0, len(futures))
-	for i, f := range futures {
+	acked = make([]int64, 0, len(futures))
+	for _, s := range futures {
 		select {
-		case <-f.Ok():
-			acked = append(acked, rows[i].seq)
-		case err := <-f.Err():
-			failed++
-			if firstErr == nil {
-				firstErr = fmt.Errorf("publish event %s (%s): %w", rows[i].eventID, rows[i].subject, err)
-			}
+		case <-s.f.Ok():
+			acked = append(acked, s.row.seq)
+		case err := <-s.f.Err():
+			failed = append(failed, rowFailure{s.row, err})
 		case <-timer.C:
-			return acked, fmt.Errorf("%d of %d events not acknowledged within %s", len(rows)-len(acked), len(rows), ackTimeout)
+			return acked, failed, fmt.Errorf("%d of %d events not acknowledged within %s", len(rows)-len(acked)-len(failed), len(rows), ackTimeout)
 		case <-ctx.Done():
-			return acked, fmt.Errorf("waiting for acks: %w", ctx.Err())
+			return acked, failed, fmt.Errorf("waiting for acks: %w", ctx.Err())
 		}
 	}
-	if firstErr != nil {
-		return acked, fmt.Errorf("%d of %d events not published, first: %w", failed, len(rows), firstErr)
-	}
-	return acked, nil
+	return acked, failed, stop
 }
 
-// updatePending refreshes the pending gauge, when there are metrics.
+// updatePending refreshes the gauges, when there are metrics: how many rows
+// wait, how old the oldest of them is, and how many are dead letters.
 func (r *Relay) updatePending(ctx context.Context) {
 	if r.metrics == nil {
 		return
 	}
-	var n int64
-	err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+r.table+` WHERE published_at IS NULL`).Scan(&n)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var pending, dead int64
+	var age float64
+	// Each part matches a partial index, so the published rows (most of the
+	// table until they are pruned) are never scanned.
+	err := r.pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM `+r.table+` WHERE published_at IS NULL AND dead_lettered_at IS NULL),
+		       coalesce((SELECT extract(epoch FROM now() - min(created_at)) FROM `+r.table+`
+		                 WHERE published_at IS NULL AND dead_lettered_at IS NULL), 0)::float8,
+		       (SELECT count(*) FROM `+r.table+` WHERE dead_lettered_at IS NOT NULL)`).Scan(&pending, &age, &dead)
 	if err != nil {
 		r.log.WarnContext(ctx, "outbox relay: count pending", "err", err)
 		return
 	}
-	r.metrics.pending.Set(float64(n))
+	r.metrics.pending.Set(float64(pending))
+	r.metrics.oldestAge.Set(max(age, 0))
+	r.metrics.deadLetters.Set(float64(dead))
 }
 
 // listen wakes the relay when a transaction that wrote to this schema's
@@ -367,8 +485,11 @@ func signal(wake chan<- struct{}) {
 }
 
 type relayMetrics struct {
-	published prometheus.Counter
-	pending   prometheus.Gauge
+	published    prometheus.Counter
+	pending      prometheus.Gauge
+	oldestAge    prometheus.Gauge
+	deadLettered prometheus.Counter
+	deadLetters  prometheus.Gauge
 }
 
 func newRelayMetrics(reg prometheus.Registerer, schema string, log *slog.Logger) *relayMetrics {
@@ -384,9 +505,27 @@ func newRelayMetrics(reg prometheus.Registerer, schema string, log *slog.Logger)
 			Help:        "Outbox rows not yet published, as of the last flush.",
 			ConstLabels: labels,
 		}),
+		oldestAge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "consulta", Subsystem: "outbox", Name: "oldest_unpublished_age_seconds",
+			Help:        "Age of the oldest outbox row waiting to be published (0 when none), as of the last flush.",
+			ConstLabels: labels,
+		}),
+		deadLettered: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "consulta", Subsystem: "outbox", Name: "dead_lettered_total",
+			Help:        "Outbox rows the relay set aside because they can never be published.",
+			ConstLabels: labels,
+		}),
+		deadLetters: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "consulta", Subsystem: "outbox", Name: "dead_letters",
+			Help:        "Outbox rows set aside as dead letters and not yet replayed or discarded.",
+			ConstLabels: labels,
+		}),
 	}
 	m.published = register(reg, m.published, log)
 	m.pending = register(reg, m.pending, log)
+	m.oldestAge = register(reg, m.oldestAge, log)
+	m.deadLettered = register(reg, m.deadLettered, log)
+	m.deadLetters = register(reg, m.deadLetters, log)
 	return m
 }
 

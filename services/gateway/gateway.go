@@ -9,9 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/consulta-platform/consulta/docs/openapi"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
@@ -42,7 +47,7 @@ type Config struct {
 
 // New builds the HTTP handler.
 func New(ctx context.Context, cfg Config) (http.Handler, error) {
-	mux := runtime.NewServeMux()
+	mux := runtime.NewServeMux(runtime.WithErrorHandler(errorHandler))
 	regs := []struct {
 		name string
 		conn *grpc.ClientConn
@@ -84,4 +89,27 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		})
 	}
 	return root, nil
+}
+
+// errorHandler is grpc-gateway's, plus a Retry-After header on answers a
+// client should retry later: 503 (a backing service out of reach, or the
+// upstream service itself) and 429 (a rate limit), from the status's
+// google.rpc.RetryInfo when it has one.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	if c := st.Code(); c == codes.Unavailable || c == codes.ResourceExhausted {
+		wait := time.Duration(0)
+		for _, d := range st.Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok {
+				wait = ri.GetRetryDelay().AsDuration()
+			}
+		}
+		if wait <= 0 && c == codes.Unavailable {
+			wait = time.Second
+		}
+		if wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }

@@ -65,6 +65,13 @@ type Deps struct {
 	// Translator translates consultation texts; nil means none is
 	// configured and those texts wait for a co-lead's review.
 	Translator Translator
+	// Consultations is the consultation service's API, which the
+	// reconciler reads dialogues and consultations from; nil disables the
+	// reconciler.
+	Consultations ConsultationReader
+	// ReconcileInterval is the time between two reconciliations (default
+	// DefaultReconcileInterval); the first runs at start.
+	ReconcileInterval time.Duration
 }
 
 // Service is the worker.
@@ -92,7 +99,7 @@ func New(d Deps) (*Service, error) {
 // events into jobs, and the Asynq server that works the jobs. The consumers
 // stop first; then the server, which lets running jobs finish.
 func (s *Service) Background() []background.Part {
-	return []background.Part{
+	parts := []background.Part{
 		{Name: SubmissionsConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
 			return consumer.Run(ctx, consumer.Config{
 				JetStream: s.deps.JetStream,
@@ -121,6 +128,14 @@ func (s *Service) Background() []background.Part {
 		}},
 		{Name: "worker jobs", Stage: background.Jobs, Run: s.runJobs},
 	}
+	if s.deps.Consultations != nil {
+		// The reconciler enqueues jobs, like the consumers, so it stops with
+		// them, before the server and the client it uses.
+		parts = append(parts, background.Part{Name: "worker reconciler", Stage: background.Consumers, Run: s.runReconciler})
+	} else {
+		s.deps.Logger.Warn("reconciler disabled: no address of the consultation service; jobs lost with Redis are not rebuilt")
+	}
+	return parts
 }
 
 // runJobs works jobs until ctx is cancelled, then lets running jobs finish.
@@ -132,6 +147,9 @@ func (s *Service) runJobs(ctx context.Context) error {
 		return err
 	}
 	handlers := tasks.Handlers{Logger: s.deps.Logger, Translator: s.deps.Translator, JetStream: s.deps.JetStream, Now: s.deps.Now}
+	if s.deps.Consultations != nil {
+		handlers.Dialogues = s.deps.Consultations
+	}
 	if err := srv.Start(handlers.Mux()); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
@@ -195,7 +213,14 @@ func (s *Service) onConsultationChanged(ctx context.Context, env *eventsv1.Envel
 	if ev.GetConsultation().GetStatus() == consultationv1.ConsultationStatus_CONSULTATION_STATUS_DRAFT {
 		return nil // drafts are translated when they are published
 	}
-	c := ev.GetConsultation()
+	_, err = s.enqueueTranslations(ctx, ev.GetConsultation())
+	return err
+}
+
+// enqueueTranslations enqueues one job per language c misses some text in,
+// with ids naming the consultation version and the language, and returns
+// how many were new.
+func (s *Service) enqueueTranslations(ctx context.Context, c *consultationv1.Consultation) (created int, err error) {
 	texts := consultationTexts(c)
 	for _, lang := range c.GetLanguages() {
 		var missing []tasks.SourceText
@@ -216,13 +241,17 @@ func (s *Service) onConsultationChanged(ctx context.Context, env *eventsv1.Envel
 			Texts:          missing,
 		})
 		if err != nil {
-			return consumer.Permanent(err)
+			return created, consumer.Permanent(err)
 		}
-		if _, err := s.client.Enqueue(ctx, job); err != nil {
-			return err
+		ok, err := s.client.Enqueue(ctx, job)
+		if err != nil {
+			return created, err
+		}
+		if ok {
+			created++
 		}
 	}
-	return nil
+	return created, nil
 }
 
 type pathText struct {
@@ -295,24 +324,38 @@ func (s *Service) onDialogue(ctx context.Context, env *eventsv1.Envelope) error 
 }
 
 func (s *Service) scheduleDigests(ctx context.Context, d *consultationv1.Dialogue) error {
+	_, err := s.enqueueDigests(ctx, d, true)
+	return err
+}
+
+// enqueueDigests enqueues the digests of d still due, and returns how many
+// were new. logSkips logs each digest whose due time has passed (once per
+// event; the reconciler, which sees every dialogue again and again, does not).
+func (s *Service) enqueueDigests(ctx context.Context, d *consultationv1.Dialogue, logSkips bool) (created int, err error) {
 	startsAt := d.GetStartsAt().AsTime()
 	now := s.deps.Now()
 	for _, lead := range s.deps.DigestLeads {
 		if !startsAt.Add(-lead).After(now) {
 			// Scheduled too late for this digest: the dialogue is nearer than
 			// the lead time. The later digests still go out.
-			s.deps.Logger.InfoContext(ctx, "digest skipped: due time has passed", "dialogue_id", d.GetId(), "lead", lead)
+			if logSkips {
+				s.deps.Logger.InfoContext(ctx, "digest skipped: due time has passed", "dialogue_id", d.GetId(), "lead", lead)
+			}
 			continue
 		}
 		job, err := tasks.NewSendDigest(tasks.SendDigest{DialogueID: d.GetId(), StartsAt: startsAt, Lead: lead})
 		if err != nil {
-			return consumer.Permanent(err)
+			return created, consumer.Permanent(err)
 		}
-		if _, err := s.client.Enqueue(ctx, job); err != nil {
-			return err
+		ok, err := s.client.Enqueue(ctx, job)
+		if err != nil {
+			return created, err
+		}
+		if ok {
+			created++
 		}
 	}
-	return nil
+	return created, nil
 }
 
 // withdrawDigests deletes the digests due before a dialogue starting at

@@ -42,14 +42,16 @@ func TestMicroservicesMode(t *testing.T) {
 		Migrate: true,
 		Logger:  slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	}
-	consultationsCfg := base
-	consultationsCfg.Services = []string{"consultation"}
-	consultations := runProcess(t, consultationsCfg)
-	submissionsCfg := base
-	submissionsCfg.Services = []string{"submission", "summary", "worker"}
-	// Read through to the consultation service when the read model lags.
-	submissionsCfg.ConsultationAddr = consultations.GRPCAddr()
-	submissions := runProcess(t, submissionsCfg)
+	start := func(services ...string) *platform.Platform {
+		cfg := base
+		cfg.Services = services
+		return runProcess(t, cfg)
+	}
+	consultations := start("consultation")
+	// The submission service reads through to the consultation service when
+	// its read model lags; the worker's reconciler reads its listings.
+	base.ConsultationAddr = consultations.GRPCAddr()
+	submissions := start("submission", "summary", "worker")
 	gwCfg := base
 	gwCfg.Services = []string{"gateway"}
 	gwCfg.ConsultationAddr = consultations.GRPCAddr()

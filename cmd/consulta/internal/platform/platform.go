@@ -31,11 +31,14 @@ import (
 	"github.com/consulta-platform/consulta/pkg/blobstore"
 	"github.com/consulta-platform/consulta/pkg/dbmigrate"
 	"github.com/consulta-platform/consulta/pkg/events"
+	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	"github.com/consulta-platform/consulta/pkg/grpcserver"
 	"github.com/consulta-platform/consulta/pkg/jobs"
 	"github.com/consulta-platform/consulta/pkg/langdetect"
+	"github.com/consulta-platform/consulta/pkg/outbox"
 	"github.com/consulta-platform/consulta/pkg/postgres"
 	"github.com/consulta-platform/consulta/pkg/ratelimit"
+	"github.com/consulta-platform/consulta/pkg/retention"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/consultation"
 	"github.com/consulta-platform/consulta/services/gateway"
@@ -109,7 +112,10 @@ type Config struct {
 
 	JobQueuePrefix  string
 	JobPollInterval time.Duration
-	DigestLeads     []time.Duration
+	// ReconcileInterval is how often the worker re-creates jobs missing from
+	// Redis (default worker.DefaultReconcileInterval).
+	ReconcileInterval time.Duration
+	DigestLeads       []time.Duration
 	// TranslatorURL is the base URL of a LibreTranslate-compatible API the
 	// worker translates consultation texts with; empty means none, and
 	// texts wait for a co-lead's review.
@@ -118,6 +124,17 @@ type Config struct {
 
 	// Migrate applies pending migrations of the selected services at start.
 	Migrate bool
+
+	// MaxEventBytes is the largest event a service may write to its outbox
+	// (default outbox.DefaultMaxEventBytes); it is lowered to fit below the
+	// NATS server's max_payload.
+	MaxEventBytes int
+	// OutboxRetention, InboxRetention and PruneInterval say how long
+	// published outbox rows and inbox rows are kept, and how often they are
+	// pruned (defaults in pkg/retention).
+	OutboxRetention time.Duration
+	InboxRetention  time.Duration
+	PruneInterval   time.Duration
 
 	// SigningKey makes submissions' edit secrets and confirmation links (at
 	// least 32 bytes; the same on every replica).
@@ -223,13 +240,25 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		}); err != nil {
 			return nil, err
 		}
+		outbox.SetMaxEventBytes(maxEventBytes(cfg.MaxEventBytes, p.nc.MaxPayload(), p.log))
 	}
 
 	if err := p.buildGRPC(ctx, reg, js); err != nil {
 		return nil, err
 	}
+	p.addPruners(reg)
 
 	if cfg.runs(worker.Name) {
+		// The reconciler reads the consultation service's public listings:
+		// the worker reads no service's tables.
+		var consultations worker.ConsultationReader
+		if cfg.runs(consultation.Name) || cfg.ConsultationAddr != "" {
+			conn, err := p.dial(consultation.Name, cfg.ConsultationAddr, "the worker's reconciler")
+			if err != nil {
+				return nil, fmt.Errorf("worker: %w", err)
+			}
+			consultations = consultationv1.NewConsultationServiceClient(conn)
+		}
 		w, err := worker.New(worker.Deps{
 			JetStream: js,
 			Jobs: jobs.Config{RedisURL: cfg.RedisURL, QueuePrefix: cfg.JobQueuePrefix,
@@ -238,6 +267,9 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 			DigestLeads: cfg.DigestLeads,
 			Now:         cfg.Now,
 			Translator:  translator,
+
+			Consultations:     consultations,
+			ReconcileInterval: cfg.ReconcileInterval,
 		})
 		if err != nil {
 			return nil, err
@@ -336,7 +368,9 @@ func (p *Platform) buildSubmission(ctx context.Context, js jetstream.JetStream, 
 			return nil, fmt.Errorf("rate limits: %w", err)
 		}
 		p.closers = append(p.closers, lim.Close)
-		d.Limiter = rateLimiter{lim}
+		// Fail open: a Redis outage must not stop the intake (see
+		// docs/reliability.md); it is counted and logged instead.
+		d.Limiter = rateLimiter{ratelimit.NewFailOpen(lim, p.log.With("service", submission.Name), reg)}
 	}
 	if !p.cfg.DisableLanguageDetection {
 		d.Detector = langdetect.New()
@@ -369,8 +403,45 @@ func (p *Platform) dial(service, addr, user string) (*grpc.ClientConn, error) {
 	return conn, nil
 }
 
+// addPruners runs the pruning of outbox and inbox rows of every service with
+// a schema that this process runs.
+func (p *Platform) addPruners(reg prometheus.Registerer) {
+	for _, s := range []struct {
+		name   string
+		outbox bool
+	}{{consultation.Name, true}, {submission.Name, true}, {summary.Name, false}} {
+		if !p.cfg.runs(s.name) {
+			continue
+		}
+		cfg := retention.Config{
+			Pool: p.pool, Schema: s.name, Outbox: s.outbox, // each service's schema has its name
+			OutboxRetention: p.cfg.OutboxRetention, InboxRetention: p.cfg.InboxRetention, Interval: p.cfg.PruneInterval,
+			Now: p.cfg.Now, Logger: p.log.With("service", s.name), Registerer: reg,
+		}
+		p.background = append(p.background, background.Part{Name: s.name + " retention", Stage: background.Consumers,
+			Run: func(ctx context.Context) error { return retention.Run(ctx, cfg) }})
+	}
+}
+
+// maxEventBytes is the configured event limit (or the default), lowered to
+// leave room under the server's max_payload for the headers the relay adds:
+// an event the server would refuse must be refused when it is written.
+func maxEventBytes(configured int, serverMax int64, log *slog.Logger) int {
+	const headroom = 4 << 10
+	limit := configured
+	if limit <= 0 {
+		limit = outbox.DefaultMaxEventBytes
+	}
+	if serverMax > headroom && int64(limit) > serverMax-headroom {
+		log.Warn("event size limit lowered to fit the NATS server's max_payload",
+			"configured", limit, "max_payload", serverMax, "limit", serverMax-headroom)
+		limit = int(serverMax - headroom)
+	}
+	return limit
+}
+
 // rateLimiter gives the submission service pkg/ratelimit.
-type rateLimiter struct{ lim *ratelimit.Limiter }
+type rateLimiter struct{ lim *ratelimit.FailOpen }
 
 func (r rateLimiter) Allow(ctx context.Context, l submission.Limit, key string) error {
 	if addr, err := netip.ParseAddr(key); err == nil {
@@ -386,13 +457,13 @@ func (p *Platform) buildGateway(ctx context.Context) error {
 	var ups gateway.Upstreams
 	var err error
 	if ups.Consultation, err = dial(consultation.Name, p.cfg.ConsultationAddr); err != nil {
-		return err
+		return fmt.Errorf("gateway: %w", err)
 	}
 	if ups.Submission, err = dial(submission.Name, p.cfg.SubmissionAddr); err != nil {
-		return err
+		return fmt.Errorf("gateway: %w", err)
 	}
 	if ups.Summary, err = dial(summary.Name, p.cfg.SummaryAddr); err != nil {
-		return err
+		return fmt.Errorf("gateway: %w", err)
 	}
 	h, err := gateway.New(ctx, gateway.Config{Upstreams: ups, Logger: p.log, DevJWKS: p.cfg.DevJWKS})
 	if err != nil {

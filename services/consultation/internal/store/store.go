@@ -61,7 +61,7 @@ func (s *Store) CreateDialogue(ctx context.Context, d domain.Dialogue, evs ...*e
 		if err != nil {
 			return fmt.Errorf("insert dialogue %s: %w", d.ID, err)
 		}
-		return outbox.Add(ctx, tx, Schema, evs...)
+		return addEvents(ctx, tx, evs)
 	})
 }
 
@@ -127,7 +127,7 @@ func (s *Store) UpdateDialogue(ctx context.Context, id string, update DialogueUp
 			return fmt.Errorf("update dialogue %s: %w", id, err)
 		}
 		out = d
-		return outbox.Add(ctx, tx, Schema, evs...)
+		return addEvents(ctx, tx, evs)
 	})
 	return out, err
 }
@@ -213,7 +213,7 @@ func (s *Store) CreateConsultation(ctx context.Context, c domain.Consultation, e
 		if err != nil {
 			return fmt.Errorf("insert consultation %s: %w", c.ID, err)
 		}
-		return outbox.Add(ctx, tx, Schema, evs...)
+		return addEvents(ctx, tx, evs)
 	})
 }
 
@@ -264,7 +264,7 @@ func UpdateConsultationTx(ctx context.Context, tx pgx.Tx, id string, update Upda
 	if err != nil {
 		return c, fmt.Errorf("update consultation %s: %w", c.ID, err)
 	}
-	return c, outbox.Add(ctx, tx, Schema, evs...)
+	return c, addEvents(ctx, tx, evs)
 }
 
 // querier runs queries: the pool, or a transaction.
@@ -391,4 +391,11 @@ func (s *Store) DueDialogues(ctx context.Context, now time.Time, limit int) ([]s
 		return nil, fmt.Errorf("due dialogues: %w", err)
 	}
 	return out, nil
+}
+
+// addEvents writes evs to the outbox. Events carry the whole consultation,
+// whose questions (with their texts in every language) are what can make
+// one too large to publish: a refusal names them.
+func addEvents(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Envelope) error {
+	return outbox.WithField(outbox.Add(ctx, tx, Schema, evs...), "questions", "the consultation's questions and texts are")
 }

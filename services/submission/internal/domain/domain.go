@@ -156,10 +156,24 @@ func (c Consultation) FileAnswers(s Submission) []FileAnswer {
 	return out
 }
 
+// MaxTextCharacters bounds the free text of one submission, all answers
+// together. Each answer has its own limit (the question's, and at most
+// 100,000 characters), but 300 answers at their limits would make a
+// submission no reader can use and a record too large to store and relay:
+// an anonymous caller meets this clear error first.
+const MaxTextCharacters = 100_000
+
 // Check validates s against the questionnaire of c and canonicalises its
 // language. An empty language means the consultation's first language.
 func (c Consultation) Check(s *Submission) error {
 	var errs apperr.List
+	total := 0
+	for _, a := range s.Answers {
+		total += utf8.RuneCountInString(a.Text)
+	}
+	if total > MaxTextCharacters {
+		errs.Add("answers", "the answers hold %d characters of text in all; at most %d", total, MaxTextCharacters)
+	}
 	if err := geo.Country(s.Respondent.Country); err != nil {
 		errs.Add("respondent.country", "%v", err)
 	}

@@ -133,3 +133,24 @@ func TestFileAnswersAreListedForTheCaller(t *testing.T) {
 		t.Errorf("file answers: %+v", files)
 	}
 }
+
+// Answers each within their limits but too long together are refused with
+// an error about the answers, before anything is stored or relayed.
+func TestCheckRefusesTooMuchTextInAll(t *testing.T) {
+	c := Consultation{ID: "c", Status: StatusOpen, ClosesAt: now.Add(time.Hour), Languages: []string{"en"}}
+	s := Submission{Respondent: Respondent{StakeholderType: "academia", Country: "PT"}}
+	for i := range 3 {
+		id := string(rune('a' + i))
+		c.Questions = append(c.Questions, Question{ID: id, Kind: KindText})
+		s.Answers = append(s.Answers, Answer{QuestionID: id, Kind: AnswerText, Text: strings.Repeat("é", MaxTextCharacters/2)})
+	}
+	err := c.Check(&s)
+	var list apperr.List
+	if !errors.As(err, &list) || len(list) != 1 || list[0].Field != "answers" || !strings.Contains(list[0].Msg, "150000") {
+		t.Fatalf("err = %v, want one error about answers naming the 150000 characters", err)
+	}
+	s.Answers = s.Answers[:2]
+	if err := c.Check(&s); err != nil {
+		t.Fatalf("exactly the limit refused: %v", err)
+	}
+}

@@ -161,7 +161,8 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, sub *domain.Submission, c
 			return fmt.Errorf("queue mail: %w", err)
 		}
 	}
-	return outbox.Add(ctx, tx, Schema, ch.Events...)
+	// The answers are what can make a submission's event large.
+	return outbox.WithField(outbox.Add(ctx, tx, Schema, ch.Events...), "answers", "the answers are")
 }
 
 // appendReceipt adds the receipt of v at the end of its consultation's

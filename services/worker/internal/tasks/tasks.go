@@ -12,7 +12,9 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
 
+	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	"github.com/consulta-platform/consulta/pkg/jobs"
 	"github.com/consulta-platform/consulta/services/worker/internal/translate"
 )
@@ -93,6 +95,15 @@ type Handlers struct {
 	JetStream jetstream.JetStream
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Dialogues, when set, is asked for the dialogue before a digest goes
+	// out, so that a digest of a dialogue since moved or cancelled (one the
+	// reconciler re-created while the change was on its way) is dropped.
+	Dialogues DialogueReader
+}
+
+// DialogueReader reads a dialogue from the consultation service.
+type DialogueReader interface {
+	GetDialogue(ctx context.Context, in *consultationv1.GetDialogueRequest, opts ...grpc.CallOption) (*consultationv1.GetDialogueResponse, error)
 }
 
 // Mux routes each task type to its handler.
@@ -122,6 +133,18 @@ func (h Handlers) sendDigest(ctx context.Context, t *asynq.Task) error {
 	var p SendDigest
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("decode %s: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	if h.Dialogues != nil {
+		resp, err := h.Dialogues.GetDialogue(ctx, &consultationv1.GetDialogueRequest{Id: p.DialogueID})
+		if err != nil {
+			return fmt.Errorf("digest of dialogue %s: %w", p.DialogueID, err)
+		}
+		d := resp.GetDialogue()
+		if d.GetStatus() != consultationv1.DialogueStatus_DIALOGUE_STATUS_PLANNED || !d.GetStartsAt().AsTime().Equal(p.StartsAt) {
+			h.Logger.InfoContext(ctx, "digest dropped: the dialogue moved or was cancelled", "dialogue_id", p.DialogueID,
+				"starts_at", p.StartsAt, "lead", p.Lead)
+			return nil
+		}
 	}
 	h.Logger.InfoContext(ctx, "digest due", "dialogue_id", p.DialogueID, "starts_at", p.StartsAt, "lead", p.Lead)
 	return nil
