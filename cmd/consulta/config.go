@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/clientaddr"
 	"github.com/consulta-platform/consulta/pkg/events"
 	"github.com/consulta-platform/consulta/pkg/grpcserver"
 	"github.com/consulta-platform/consulta/pkg/postgres"
@@ -111,6 +113,16 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			e.errs = append(e.errs, "CONSULTA_SIGNING_KEY: want at least 32 random bytes, base64-encoded (openssl rand -base64 32)")
 		}
 		cfg.SigningKey = key
+	}
+	for _, v := range []struct {
+		key string
+		to  *[]netip.Prefix
+	}{{"CONSULTA_TRUSTED_PROXIES", &cfg.TrustedProxies}, {"CONSULTA_TRUSTED_GATEWAYS", &cfg.TrustedGateways}} {
+		p, err := clientaddr.ParsePrefixes(e.str(v.key, ""))
+		if err != nil {
+			e.errs = append(e.errs, fmt.Sprintf("%s: %v", v.key, err))
+		}
+		*v.to = p
 	}
 	if r := e.str("CONSULTA_DB_MAX_CONNS", strconv.Itoa(postgres.DefaultMaxConns)); r != "" {
 		n, err := strconv.ParseInt(r, 10, 32)

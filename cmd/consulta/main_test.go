@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,5 +117,30 @@ func TestUnknownCommandAndService(t *testing.T) {
 	if err := realMain(context.Background(), []string{"serve", "--services=consultation,billing"}, &out, &errOut); err == nil ||
 		!strings.Contains(err.Error(), "billing") {
 		t.Errorf("unknown service: %v", err)
+	}
+}
+
+// TestTrustedNetworks: none by default (every client is its peer); lists of
+// networks and addresses are read, and a bad entry is named.
+func TestTrustedNetworks(t *testing.T) {
+	cfg, _, err := platformConfigFromEnv(func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.TrustedProxies) != 0 || len(cfg.TrustedGateways) != 0 {
+		t.Errorf("defaults: proxies %v, gateways %v; want none", cfg.TrustedProxies, cfg.TrustedGateways)
+	}
+	env := map[string]string{"CONSULTA_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7", "CONSULTA_TRUSTED_GATEWAYS": "10.1.0.0/16"}
+	cfg, _, err = platformConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(cfg.TrustedProxies) != "[10.0.0.0/8 192.0.2.7/32]" || fmt.Sprint(cfg.TrustedGateways) != "[10.1.0.0/16]" {
+		t.Errorf("set: proxies %v, gateways %v", cfg.TrustedProxies, cfg.TrustedGateways)
+	}
+	env = map[string]string{"CONSULTA_TRUSTED_PROXIES": "lb.example.org", "CONSULTA_TRUSTED_GATEWAYS": "10.1.0.0/99"}
+	if _, _, err = platformConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil ||
+		!strings.Contains(err.Error(), "CONSULTA_TRUSTED_PROXIES") || !strings.Contains(err.Error(), "CONSULTA_TRUSTED_GATEWAYS") {
+		t.Errorf("bad networks: %v", err)
 	}
 }

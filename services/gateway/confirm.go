@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
+	"github.com/consulta-platform/consulta/pkg/clientaddr"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 )
 
@@ -26,7 +27,7 @@ func confirmSubmission(conn *grpc.ClientConn) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		_, err := client.ConfirmSubmission(r.Context(), &submissionv1.ConfirmSubmissionRequest{Token: r.URL.Query().Get("token")})
+		_, err := client.ConfirmSubmission(clientaddr.AppendToOutgoing(r.Context()), &submissionv1.ConfirmSubmissionRequest{Token: r.URL.Query().Get("token")})
 		page := struct{ Title, Message string }{"Submission confirmed", "Thank you: your submission now counts in the consultation."}
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)

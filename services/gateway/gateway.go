@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/consulta-platform/consulta/docs/openapi"
+	"github.com/consulta-platform/consulta/pkg/clientaddr"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/services/consultation"
 	"github.com/consulta-platform/consulta/services/submission"
@@ -43,11 +45,18 @@ type Config struct {
 	// DevJWKS, when set, is served at /.well-known/jwks.json: the public key of
 	// the development issuer. Never set in production.
 	DevJWKS []byte
+	// TrustedProxies are the networks of the proxies in front of the
+	// gateway whose X-Forwarded-For hops are believed (none: the client is
+	// always the connection's peer). See clientaddr.Proxies.
+	TrustedProxies []netip.Prefix
 }
 
 // New builds the HTTP handler.
 func New(ctx context.Context, cfg Config) (http.Handler, error) {
-	mux := runtime.NewServeMux(runtime.WithErrorHandler(errorHandler))
+	// The client address the edge found goes to the services as metadata;
+	// the forwarding headers the client wrote do not (clientaddr.Handler
+	// strips them before grpc-gateway reads the request).
+	mux := runtime.NewServeMux(runtime.WithErrorHandler(errorHandler), runtime.WithMetadata(clientaddr.OutgoingMetadata))
 	regs := []struct {
 		name string
 		conn *grpc.ClientConn
@@ -88,13 +97,15 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 			_, _ = w.Write(jwks)
 		})
 	}
-	return root, nil
+	return clientaddr.NewProxies(cfg.TrustedProxies).Handler(root), nil
 }
 
 // errorHandler is grpc-gateway's, plus a Retry-After header on answers a
 // client should retry later: 503 (a backing service out of reach, or the
-// upstream service itself) and 429 (a rate limit), from the status's
-// google.rpc.RetryInfo when it has one.
+// upstream service itself) and 429 (a rate limit). The wait is the status's
+// google.rpc.RetryInfo (for a rate limit, the limiter's own wait) rounded up
+// to whole seconds, so that a client that waits that long is let through;
+// without one, a second.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st := status.Convert(err)
 	if c := st.Code(); c == codes.Unavailable || c == codes.ResourceExhausted {
@@ -104,12 +115,10 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 				wait = ri.GetRetryDelay().AsDuration()
 			}
 		}
-		if wait <= 0 && c == codes.Unavailable {
+		if wait <= 0 {
 			wait = time.Second
 		}
-		if wait > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		}
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }

@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/consulta-platform/consulta/pkg/clientaddr"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 )
 
@@ -30,10 +30,7 @@ func openDataDownload(mux *runtime.ServeMux, conn *grpc.ClientConn, format submi
 		if v := r.Header.Get("Authorization"); v != "" {
 			md = append(md, "authorization", v)
 		}
-		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			md = append(md, "x-forwarded-for", host)
-		}
-		ctx = metadata.AppendToOutgoingContext(ctx, md...)
+		ctx = clientaddr.AppendToOutgoing(metadata.AppendToOutgoingContext(ctx, md...))
 		id := r.PathValue("id")
 		stream, err := client.ExportOpenData(ctx, &submissionv1.ExportOpenDataRequest{ConsultationId: id, Format: format})
 		if err != nil {

@@ -53,6 +53,8 @@ type (
 	RateLimiter = app.RateLimiter
 	// Limit is one rate limit.
 	Limit = app.Limit
+	// Limits are the limits on creating submissions.
+	Limits = app.Limits
 	// LanguageDetector detects undeclared languages (pkg/langdetect).
 	LanguageDetector = app.LanguageDetector
 	// MailConfig says how confirmation mail leaves.
@@ -78,6 +80,9 @@ type Deps struct {
 	Blobs app.BlobStore
 	// Limiter enforces the rate limits; nil means none.
 	Limiter app.RateLimiter
+	// Limits replace the default limits (app.LimitPerIP, app.LimitPerEmail);
+	// a zero Limit keeps its default.
+	Limits Limits
 	// Detector detects undeclared languages; nil means the consultation's
 	// first language.
 	Detector app.LanguageDetector
@@ -116,7 +121,7 @@ func New(d Deps) (*Service, error) {
 	}
 	st := store.New(d.Pool)
 	a := app.New(st, app.Config{
-		Signer: signer, Now: d.Now, PublicURL: d.PublicURL, Detector: d.Detector, Limiter: d.Limiter, Blobs: d.Blobs,
+		Signer: signer, Now: d.Now, PublicURL: d.PublicURL, Detector: d.Detector, Limiter: d.Limiter, Limits: d.Limits, Blobs: d.Blobs,
 		Source: d.Source,
 	})
 	m, err := mailer.New(d.Pool, d.Mail, d.Logger.With("component", "mailer"))

@@ -29,6 +29,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/background"
 	"github.com/consulta-platform/consulta/pkg/blobstore"
+	"github.com/consulta-platform/consulta/pkg/clientaddr"
 	"github.com/consulta-platform/consulta/pkg/dbmigrate"
 	"github.com/consulta-platform/consulta/pkg/events"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
@@ -146,6 +147,18 @@ type Config struct {
 	BlobStoreURL string
 	// DisableRateLimits turns the per-IP and per-email limits off (tests).
 	DisableRateLimits bool
+	// RateLimits replaces the default limits on submissions; a zero limit
+	// keeps its default.
+	RateLimits submission.Limits
+	// TrustedProxies are the proxies in front of the gateway whose
+	// X-Forwarded-For hops the gateway believes (none by default: the
+	// client is the connection's peer).
+	TrustedProxies []netip.Prefix
+	// TrustedGateways are the networks of gateways running in other
+	// processes, whose client-address metadata the gRPC services believe.
+	// The gateway of this process is trusted through its own connections;
+	// every other caller is its peer address.
+	TrustedGateways []netip.Prefix
 	// DisableLanguageDetection leaves undeclared languages to the
 	// consultation's first language.
 	DisableLanguageDetection bool
@@ -171,6 +184,7 @@ type Platform struct {
 	nc   *nats.Conn
 
 	grpc    *grpcserver.Server
+	callers *clientaddr.Callers
 	grpcLn  net.Listener
 	http    *http.Server
 	httpLn  net.Listener
@@ -325,6 +339,11 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 			Pool: p.pool, JetStream: js, Logger: p.log.With("service", summary.Name)}))
 		policy = policy.Merge(summary.Policy())
 	}
+	// Client addresses: a trusted gateway's word, else the peer.
+	p.callers = clientaddr.NewCallers(p.cfg.TrustedGateways)
+	if p.cfg.runs(submission.Name) && !p.cfg.runs(gateway.Name) && len(p.cfg.TrustedGateways) == 0 {
+		p.log.Warn("CONSULTA_TRUSTED_GATEWAYS is empty: calls through a gateway in another process are limited by the gateway's address, not the client's")
+	}
 	verifierCfg := p.cfg.Auth
 	if verifierCfg.Logger == nil {
 		verifierCfg.Logger = p.log
@@ -337,7 +356,9 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 		DefaultTimeout: p.cfg.RPCTimeout,
 		// Position papers arrive in one message: room for the largest
 		// document (25 MiB) and its envelope.
-		ServerOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes)}})
+		ServerOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes),
+			grpc.ChainUnaryInterceptor(p.callers.UnaryInterceptor()),
+			grpc.ChainStreamInterceptor(p.callers.StreamInterceptor())}})
 	if err != nil {
 		return err
 	}
@@ -353,7 +374,7 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 func (p *Platform) buildSubmission(ctx context.Context, js jetstream.JetStream, reg *prometheus.Registry) (*submission.Service, error) {
 	d := submission.Deps{
 		Pool: p.pool, JetStream: js, Logger: p.log.With("service", submission.Name), Now: p.cfg.Now, Registerer: reg,
-		SigningKey: p.cfg.SigningKey, PublicURL: p.cfg.PublicURL, Mail: p.cfg.Mail,
+		SigningKey: p.cfg.SigningKey, PublicURL: p.cfg.PublicURL, Mail: p.cfg.Mail, Limits: p.cfg.RateLimits,
 	}
 	if p.cfg.BlobStoreURL != "" {
 		blobs, err := blobstore.FromURL(ctx, p.cfg.BlobStoreURL)
@@ -387,15 +408,19 @@ func (p *Platform) buildSubmission(ctx context.Context, js jetstream.JetStream, 
 // (the service runs in this process) to this process's own server over
 // loopback, so the call passes the same interceptors as any other; else to
 // addr.
-func (p *Platform) dial(service, addr, user string) (*grpc.ClientConn, error) {
+//
+// ownOpts are added to the connection to this process's own server only.
+func (p *Platform) dial(service, addr, user string, ownOpts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(MaxMessageBytes), grpc.MaxCallRecvMsgSize(MaxMessageBytes))}
 	if p.cfg.runs(service) {
 		addr = p.grpcLn.Addr().String()
+		opts = append(opts, ownOpts...)
 	}
 	if addr == "" {
 		return nil, fmt.Errorf("%s needs the address of the %s service (it does not run in this process)", user, service)
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(MaxMessageBytes), grpc.MaxCallRecvMsgSize(MaxMessageBytes)))
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: dial %s at %s: %w", user, service, addr, err)
 	}
@@ -453,7 +478,13 @@ func (r rateLimiter) Allow(ctx context.Context, l submission.Limit, key string) 
 func (p *Platform) buildGateway(ctx context.Context) error {
 	// In monolithic mode the gateway calls this process's own server over
 	// loopback, so REST calls pass the same interceptors as gRPC calls.
-	dial := func(name, addr string) (*grpc.ClientConn, error) { return p.dial(name, addr, "the gateway") }
+	// Its connections to this process's own server are the only local ones
+	// whose client-address metadata the server believes.
+	var own []grpc.DialOption
+	if p.callers != nil {
+		own = append(own, grpc.WithContextDialer(p.callers.Dialer()))
+	}
+	dial := func(name, addr string) (*grpc.ClientConn, error) { return p.dial(name, addr, "the gateway", own...) }
 	var ups gateway.Upstreams
 	var err error
 	if ups.Consultation, err = dial(consultation.Name, p.cfg.ConsultationAddr); err != nil {
@@ -465,7 +496,8 @@ func (p *Platform) buildGateway(ctx context.Context) error {
 	if ups.Summary, err = dial(summary.Name, p.cfg.SummaryAddr); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	h, err := gateway.New(ctx, gateway.Config{Upstreams: ups, Logger: p.log, DevJWKS: p.cfg.DevJWKS})
+	h, err := gateway.New(ctx, gateway.Config{Upstreams: ups, Logger: p.log, DevJWKS: p.cfg.DevJWKS,
+		TrustedProxies: p.cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,12 @@ var (
 	LimitPerEmail = Limit{Name: "submissions per email address", Rate: 10, Per: time.Hour, Burst: 5}
 )
 
+// Limits are the rate limits on creating submissions.
+type Limits struct {
+	PerIP    Limit
+	PerEmail Limit
+}
+
 // Config is what the use cases need besides the store.
 type Config struct {
 	// Signer makes edit secrets and confirmation tokens (required).
@@ -51,8 +57,11 @@ type Config struct {
 	// Detector detects the language of a submission that does not declare
 	// one; nil means the consultation's first language.
 	Detector LanguageDetector
-	// Limiter enforces LimitPerIP and LimitPerEmail; nil means no limits.
+	// Limiter enforces Limits; nil means no limits.
 	Limiter RateLimiter
+	// Limits are the limits Limiter enforces; a zero Limit means its
+	// default (LimitPerIP, LimitPerEmail).
+	Limits Limits
 	// Blobs stores uploaded documents; nil refuses uploads.
 	Blobs BlobStore
 	// MaxDocumentBytes caps an upload (default 25 MiB).
@@ -75,6 +84,12 @@ func New(st *store.Store, cfg Config) *App {
 	}
 	if cfg.ConfirmationTTL <= 0 {
 		cfg.ConfirmationTTL = 72 * time.Hour
+	}
+	if cfg.Limits.PerIP.Rate <= 0 {
+		cfg.Limits.PerIP = LimitPerIP
+	}
+	if cfg.Limits.PerEmail.Rate <= 0 {
+		cfg.Limits.PerEmail = LimitPerEmail
 	}
 	if cfg.MaxDocumentBytes <= 0 {
 		cfg.MaxDocumentBytes = 25 << 20

@@ -6,15 +6,14 @@ package grpcapi
 import (
 	"context"
 	"crypto/sha256"
-	"net"
 	"strings"
 
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/consulta-platform/consulta/pkg/apperr"
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/clientaddr"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/pkg/geo"
 	"github.com/consulta-platform/consulta/services/submission/internal/app"
@@ -55,23 +54,18 @@ func requestHash(r *submissionv1.CreateSubmissionRequest) ([]byte, error) {
 	return sum[:], nil
 }
 
-// clientIP is the address the request came from: the first X-Forwarded-For
-// hop that the gateway set, or the peer.
+// clientIP is the address the request came from, for rate limits: what the
+// clientaddr interceptor found (a trusted gateway's word, or the peer), or
+// without it the peer. Never what a caller wrote in its own metadata.
 func clientIP(ctx context.Context) string {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		for _, v := range md.Get("x-forwarded-for") {
-			if ip, _, _ := strings.Cut(v, ","); strings.TrimSpace(ip) != "" {
-				return strings.TrimSpace(ip)
-			}
-		}
+	a, ok := clientaddr.FromContext(ctx)
+	if !ok {
+		a = clientaddr.PeerAddr(ctx)
 	}
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
-			return host
-		}
-		return p.Addr.String()
+	if !a.IsValid() {
+		return ""
 	}
-	return ""
+	return a.String()
 }
 
 // CreateSubmission implements the RPC.
