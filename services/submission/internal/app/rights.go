@@ -18,7 +18,7 @@ import (
 
 // PersonalData is everything the service holds about an email address.
 type PersonalData struct {
-	// Email is the address asked about, normalised (trimmed, lower case).
+	// Email is the address asked about, in its normal form (NormaliseEmail).
 	Email string
 	// Submissions that hold the address, now or in an earlier version.
 	Submissions []PersonalSubmission
@@ -41,14 +41,17 @@ type PersonalSubmission struct {
 // Erasure is the audit record of an erasure.
 type Erasure = store.ErasureRecord
 
-// NormaliseEmail is the form of an address that data-protection requests
-// match and hash: trimmed and in lower case.
-func NormaliseEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+// NormaliseEmail is the form of an address that rate limits count and
+// data-protection requests match and tag (domain.NormaliseEmail): without
+// surrounding space, quotes, "+tag", the domain's trailing dots or case.
+func NormaliseEmail(email string) string { return domain.NormaliseEmail(email) }
 
-// ExportPersonalData returns everything held about email, matched without
-// regard to case: every submission whose contact address is email, now or
-// in an earlier version, with all its versions, and the erasures of the
-// address. An address the service knows nothing about gives an empty
+// ExportPersonalData returns everything held about email, matched by normal
+// form (NormaliseEmail: "Ana+x@Example.org." finds what was given as
+// "ana@example.org"): every submission whose contact address has that
+// normal form, now or in an earlier version, with all its versions, and the
+// erasures of the address (also those recorded under the earlier normal
+// form, lower case and trimmed). An address the service knows nothing about gives an empty
 // export, not an error: the answer to "what do you hold" is then "nothing".
 // The policy limits the RPC to the secretariat.
 func (a *App) ExportPersonalData(ctx context.Context, email string) (PersonalData, error) {
@@ -81,7 +84,7 @@ func (a *App) ExportPersonalData(ctx context.Context, email string) (PersonalDat
 		}
 		out.Submissions = append(out.Submissions, ps)
 	}
-	if out.Erasures, err = a.store.Erasures(ctx, a.cfg.Signer.AddressTag(addr)); err != nil {
+	if out.Erasures, err = a.store.Erasures(ctx, a.cfg.Signer.AddressTag(addr), a.cfg.Signer.legacyAddressTag(email)); err != nil {
 		return out, err
 	}
 	return out, nil
@@ -89,7 +92,8 @@ func (a *App) ExportPersonalData(ctx context.Context, email string) (PersonalDat
 
 // ErasePersonalData erases what the service holds about email, in one
 // transaction: the contact address and the person's name are overwritten in
-// every submission that holds the address and in all its versions; for
+// every submission that holds the address (by normal form, NormaliseEmail,
+// so every spelling of one mailbox) and in all its versions; for
 // individuals (stakeholder type "individual") the organisation name and the
 // texts of their answers (text answers and the references of file answers;
 // choices, scales and rankings are no texts) are removed too; events that

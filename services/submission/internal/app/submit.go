@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -45,6 +46,21 @@ func (a *App) Submit(ctx context.Context, p auth.Principal, req SubmitRequest) (
 		// A retry must not be refused by a limit its first try passed.
 		if done, ok, err := a.replay(ctx, sub); ok || err != nil {
 			return done, err
+		}
+		// Nor by a limit a concurrent attempt of the same request took:
+		// only the attempt that claims the key goes on to the limits; the
+		// others get its answer, or are told to retry.
+		claimed, release, err := a.claimKey(ctx, sub)
+		if err != nil {
+			return Submitted{}, err
+		}
+		defer release()
+		// Look again: an attempt that held the key may have finished since.
+		if done, ok, err := a.replay(ctx, sub); ok || err != nil {
+			return done, err
+		}
+		if !claimed {
+			return a.awaitAttempt(ctx, sub)
 		}
 	}
 	if err := a.allow(ctx, req.ClientIP, sub.Respondent.ContactEmail); err != nil {
@@ -89,6 +105,59 @@ func (a *App) Submit(ctx context.Context, p auth.Principal, req SubmitRequest) (
 	return a.submitted(stored), nil
 }
 
+// claimTTL is how long a claim on an idempotency key holds off other
+// attempts of the same request: longer than any attempt runs (the RPC
+// deadline, 30 s by default). An attempt whose process died leaves its
+// claim to be taken over after it.
+const claimTTL = 2 * time.Minute
+
+// claimKey claims sub's idempotency key for this attempt. claimed is false
+// when another attempt holds it. release gives the claim up (a no-op when
+// not claimed); the caller defers it, so the claim ends with the attempt,
+// whatever its outcome, and a failed attempt's retry may claim again.
+func (a *App) claimKey(ctx context.Context, sub domain.Submission) (claimed bool, release func(), err error) {
+	claimID := uuid.Must(uuid.NewV7()).String()
+	claimed, err = a.store.ClaimIdempotencyKey(ctx, sub.ConsultationID, sub.IdempotencyKey, claimID, claimTTL)
+	if err != nil || !claimed {
+		return false, func() {}, err
+	}
+	return true, func() {
+		// Even when the caller went away: a claim left behind holds off
+		// its retries until it is stale.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := a.store.ReleaseIdempotencyKey(rctx, sub.ConsultationID, sub.IdempotencyKey, claimID, claimTTL); err != nil {
+			slog.WarnContext(ctx, "idempotency claim not released; it lapses by itself", "consultation_id", sub.ConsultationID, "err", err)
+		}
+	}, nil
+}
+
+// awaitWaits are the pauses of an attempt whose key another attempt holds,
+// before each look for that attempt's answer: under a second in all, five
+// reads, so that most concurrent retries get the submission rather than a
+// request to retry, and none holds a request long or loads the database.
+var awaitWaits = []time.Duration{25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+	200 * time.Millisecond, 400 * time.Millisecond}
+
+// awaitAttempt waits a little for the attempt that holds sub's key to
+// finish and answers with its submission; when it has not finished by then,
+// the caller is told to retry (Aborted, HTTP 409), never refused by a rate
+// limit.
+func (a *App) awaitAttempt(ctx context.Context, sub domain.Submission) (Submitted, error) {
+	for _, d := range awaitWaits {
+		select {
+		case <-ctx.Done():
+			return Submitted{}, ctx.Err()
+		case <-time.After(d):
+		}
+		if done, ok, err := a.replay(ctx, sub); ok || err != nil {
+			return done, err
+		}
+	}
+	return Submitted{}, apperr.Conflict("idempotency_key",
+		"a request with this key is in progress; retry it in a moment to get its answer")
+}
+
 // replay answers a retried request from the submission stored under its
 // idempotency key, if there is one.
 func (a *App) replay(ctx context.Context, sub domain.Submission) (Submitted, bool, error) {
@@ -119,18 +188,21 @@ func (a *App) submitted(s domain.Submission) Submitted {
 	}
 }
 
-// allow applies the rate limits per client address and per email address.
+// allow applies the rate limits per client address and per email address
+// (in its normal form).
 func (a *App) allow(ctx context.Context, ip, email string) error {
 	if a.cfg.Limiter == nil {
 		return nil
 	}
 	if ip != "" {
-		if err := a.cfg.Limiter.Allow(ctx, LimitPerIP, ip); err != nil {
+		if err := a.cfg.Limiter.Allow(ctx, a.cfg.Limits.PerIP, ip); err != nil {
 			return err
 		}
 	}
 	if email != "" {
-		if err := a.cfg.Limiter.Allow(ctx, LimitPerEmail, strings.ToLower(strings.TrimSpace(email))); err != nil {
+		// Counted by normal form: "Ana+1@Example.org." is ana@example.org
+		// and takes from its budget.
+		if err := a.cfg.Limiter.Allow(ctx, a.cfg.Limits.PerEmail, NormaliseEmail(email)); err != nil {
 			return err
 		}
 	}

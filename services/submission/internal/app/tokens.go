@@ -36,6 +36,14 @@ func (s *Signer) AddressTag(email string) string {
 	return hex.EncodeToString(s.mac("erasure-audit-address", NormaliseEmail(email)))
 }
 
+// legacyAddressTag is the tag erasure records had before the normal form
+// dropped quotes, +tags, trailing dots and Gmail's dots: the address
+// trimmed and in lower case. Exports look for both, so that earlier
+// records are still found.
+func (s *Signer) legacyAddressTag(email string) string {
+	return hex.EncodeToString(s.mac("erasure-audit-address", strings.ToLower(strings.TrimSpace(email))))
+}
+
 func (s *Signer) mac(parts ...string) []byte {
 	m := hmac.New(sha256.New, s.key)
 	for _, p := range parts {

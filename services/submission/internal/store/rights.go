@@ -23,14 +23,17 @@ import (
 // data.
 const StakeholderIndividual = "individual"
 
-// matchesAddress selects the submissions that hold address $1 (lower-cased
-// and trimmed): in their current row, through the index on
-// lower(contact_email), or in any earlier version, since an author may have
-// changed the address in an edit. The second branch scans the versions;
-// data-protection requests are rare.
+// matchesAddress selects the submissions that hold address $1, in its
+// normal form (domain.NormaliseEmail): every submission whose contact
+// address has that normal form, in its current row or in any earlier
+// version (an author may have changed the address in an edit), each found
+// through the index on submission.normalise_email(contact_email), the same
+// normal form in SQL.
 const matchesAddress = `(
-	s.id IN (SELECT id FROM submission.submissions WHERE lower(contact_email) = $1 AND contact_email <> '')
-	OR s.id IN (SELECT submission_id FROM submission.submission_versions WHERE lower(contact_email) = $1 AND contact_email <> '')
+	s.id IN (SELECT id FROM submission.submissions
+		WHERE submission.normalise_email(contact_email) = $1 AND contact_email <> '')
+	OR s.id IN (SELECT submission_id FROM submission.submission_versions
+		WHERE submission.normalise_email(contact_email) = $1 AND contact_email <> '')
 )`
 
 // PersonalRecord is one submission held about an address, with every
@@ -60,8 +63,8 @@ type ErasureRecord struct {
 	ErasedAt      time.Time
 }
 
-// PersonalData returns the submissions that hold address (normalised: lower
-// case, trimmed), oldest first, each with all its versions.
+// PersonalData returns the submissions that hold address (in its normal
+// form, domain.NormaliseEmail), oldest first, each with all its versions.
 func (s *Store) PersonalData(ctx context.Context, address string) ([]PersonalRecord, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+submissionColumns+` FROM submission.submissions s
 		WHERE `+matchesAddress+` ORDER BY s.created_at, s.id`, address)
@@ -125,11 +128,12 @@ func (s *Store) versions(ctx context.Context, consultationID, submissionID strin
 	return out, nil
 }
 
-// Erasures returns the audit records of erasures of the address whose tag
-// is addressTag, oldest first.
-func (s *Store) Erasures(ctx context.Context, addressTag string) ([]ErasureRecord, error) {
+// Erasures returns the audit records of erasures whose tag is one of
+// addressTags (the tags one address had under successive normal forms),
+// oldest first.
+func (s *Store) Erasures(ctx context.Context, addressTags ...string) ([]ErasureRecord, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id::text, coalesce(address_tag, ''), requested_by, reason, submission_ids::text[], erased_at
-		FROM submission.erasures WHERE address_tag = $1 ORDER BY erased_at, id`, addressTag)
+		FROM submission.erasures WHERE address_tag = ANY($1) ORDER BY erased_at, id`, addressTags)
 	if err != nil {
 		return nil, fmt.Errorf("erasures: %w", err)
 	}
@@ -156,7 +160,8 @@ type ErasedSubmission struct {
 // submissions it covers.
 type EraseFunc func(erased []ErasedSubmission) ([]*eventsv1.Envelope, error)
 
-// Erase overwrites the personal data held about address (normalised) in one
+// Erase overwrites the personal data held about address (in its normal
+// form, domain.NormaliseEmail) in one
 // transaction: contact address and person's name in every submission that
 // holds it and in all their versions; for individuals also the organisation
 // name and the texts of text answers and file answers (choices, scales and
@@ -255,7 +260,7 @@ func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, ma
 				orphanBlobs = append(orphanBlobs, key)
 			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM submission.mail_outbox WHERE lower(to_address) = $1`, address); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM submission.mail_outbox WHERE submission.normalise_email(to_address) = $1`, address); err != nil {
 			return fmt.Errorf("erase: mail outbox: %w", err)
 		}
 		if err := scrubOutbox(ctx, tx, all); err != nil {
