@@ -294,3 +294,24 @@ func codeOf(err error) codes.Code {
 	}
 	return status.Code(err)
 }
+
+// TestExportFindsErasuresTaggedUnderTheOldForm: erasure records written
+// when the normal form was only trimmed and lower case are still found by
+// an export of the address as it was given then.
+func TestExportFindsErasuresTaggedUnderTheOldForm(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newRightsEnv(t)
+	old := e.app.cfg.Signer.legacyAddressTag("Ana+Old@Example.org")
+	if old == e.app.cfg.Signer.AddressTag("Ana+Old@Example.org") {
+		t.Fatal("the old and new tags are the same: nothing to test")
+	}
+	if _, err := e.pool.Exec(ctx, `INSERT INTO submission.erasures (id, address_tag, requested_by, reason, submission_ids, erased_at)
+		VALUES (gen_random_uuid(), $1, 'dpo', 'old request', '{}', now())`, old); err != nil {
+		t.Fatal(err)
+	}
+	pd, err := e.app.ExportPersonalData(ctx, " ana+old@example.ORG")
+	if err != nil || len(pd.Erasures) != 1 || pd.Erasures[0].Reason != "old request" {
+		t.Errorf("export: %+v %v, want the old erasure record", pd, err)
+	}
+}

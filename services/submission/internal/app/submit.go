@@ -133,11 +133,11 @@ func (a *App) claimKey(ctx context.Context, sub domain.Submission) (claimed bool
 }
 
 // awaitWaits are the pauses of an attempt whose key another attempt holds,
-// before each look for that attempt's answer: under a second in all, five
-// reads, so that most concurrent retries get the submission rather than a
-// request to retry, and none holds a request long or loads the database.
+// before each look for that attempt's answer: about 3 s in all, seven
+// reads, so that concurrent retries get the submission rather than a
+// request to retry, without holding a request long or loading the database.
 var awaitWaits = []time.Duration{25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
-	200 * time.Millisecond, 400 * time.Millisecond}
+	200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 1600 * time.Millisecond}
 
 // awaitAttempt waits a little for the attempt that holds sub's key to
 // finish and answers with its submission; when it has not finished by then,
