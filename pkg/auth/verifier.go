@@ -182,6 +182,9 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("auth: JWKS file %s: %w", cfg.JWKSFile, err)
 		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("auth: JWKS file: %w", err)
+		}
 		// The file is read through an http.Client, so that jwkset reloads it
 		// as it reloads a URL; the transport serves that one directory.
 		client = &http.Client{Transport: http.NewFileTransportFS(os.DirFS(filepath.Dir(abs)))}
