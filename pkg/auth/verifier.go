@@ -290,7 +290,7 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	k, ok, err := usableKey(jwk)
 	if err != nil || !ok {
 		// Cannot happen: only vetted keys are installed.
-		return nil, &TokenError{Reason: fmt.Sprintf("unusable key id %q", kid), Err: err}
+		return nil, &TokenError{Reason: fmt.Sprintf("unusable key id %q", truncate(kid)), Err: err}
 	}
 	if alg := t.Method.Alg(); alg != k.alg {
 		return nil, tokenErr("algorithm %s does not match key %q (%s)", alg, kid, k.alg)
