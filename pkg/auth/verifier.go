@@ -53,10 +53,11 @@ const (
 	DefaultMinRefreshInterval = time.Minute
 	DefaultClockSkew          = 30 * time.Second
 	maxJWKSBytes              = 1 << 20
-	// unknownKidWait is how long a token with an unknown kid may wait for
-	// the reload rate limit to allow a reload; beyond it, the token is
-	// refused at once.
-	unknownKidWait = 100 * time.Millisecond
+	// unknownKidWait bounds how long a token with an unknown kid waits for
+	// the reload it causes: for the rate limit to allow one (a token that
+	// would wait longer is refused at once) and for the fetch itself (jwkset
+	// uses one deadline for both).
+	unknownKidWait = 10 * time.Second
 )
 
 // VerifierConfig says where the trusted keys are and what tokens must claim.
