@@ -56,8 +56,9 @@ func checkServeConfig(cfg platform.Config) error {
 		if cfg.DatabaseURL == "" {
 			missing = append(missing, errors.New("DATABASE_URL is not set"))
 		}
-		if cfg.Auth.JWKSURL == "" && cfg.Auth.JWKSFile == "" {
-			missing = append(missing, errors.New("CONSULTA_JWKS_URL or CONSULTA_JWKS_FILE is not set"))
+		if cfg.Auth.JWKSURL == "" && cfg.Auth.JWKSFile == "" && cfg.Auth.Issuer == "" {
+			// With only an issuer, its keys are found by OIDC discovery.
+			missing = append(missing, errors.New("CONSULTA_JWKS_URL or CONSULTA_JWKS_FILE is not set, nor CONSULTA_JWT_ISSUER for OIDC discovery"))
 		}
 		if cfg.Auth.Issuer == "" || cfg.Auth.Audience == "" {
 			missing = append(missing, errors.New("CONSULTA_JWT_ISSUER and CONSULTA_JWT_AUDIENCE must be set"))

@@ -1,8 +1,12 @@
 // Package auth decides who is calling and what they may call.
 //
 // Callers present OIDC-compatible JWT bearer tokens; a Verifier checks them
-// against a JWKS (a URL, a file or inline bytes) and turns the claims into a
-// Principal. Callers without a token are Principal{Role: RolePublic}. A Policy
+// against a JWKS (a URL, a file, inline bytes, or the jwks_uri found by
+// OpenID Connect discovery from the issuer) and turns the claims into a
+// Principal. Key sets are fetched, cached and refreshed by
+// github.com/MicahParks/jwkset and signatures checked by
+// github.com/golang-jwt/jwt; which keys are trusted, for which algorithm, is
+// decided here. Callers without a token are Principal{Role: RolePublic}. A Policy
 // lists, per gRPC method, the roles allowed to call it; everything not listed
 // is denied. Object-level checks (a co-lead acting only for their country)
 // belong in handlers, which read the caller with FromContext.

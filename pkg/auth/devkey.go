@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -139,13 +140,13 @@ func (k *DevKey) KeyID() string { return k.kid }
 
 // JWKS returns the public key as a JWK Set (JSON).
 func (k *DevKey) JWKS() []byte {
-	set := map[string][]jsonWebKey{"keys": {{
-		Kty: "OKP",
-		Crv: "Ed25519",
+	set := jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{{
+		KTY: jwkset.KtyOKP,
+		CRV: jwkset.CrvEd25519,
 		X:   base64.RawURLEncoding.EncodeToString(k.priv.Public().(ed25519.PublicKey)),
-		Kid: k.kid,
-		Use: "sig",
-		Alg: algEdDSA,
+		KID: k.kid,
+		USE: jwkset.UseSig,
+		ALG: jwkset.AlgEdDSA,
 	}}}
 	data, err := json.Marshal(set)
 	if err != nil {

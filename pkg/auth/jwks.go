@@ -1,18 +1,25 @@
 package auth
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
+	"strings"
+
+	"github.com/MicahParks/jwkset"
 )
+
+// Parsing, caching and refreshing key sets is left to
+// github.com/MicahParks/jwkset. What stays here is the policy: which keys of a
+// set are used, for which single algorithm each, and which sets are refused
+// whole.
 
 // Token algorithms accepted, one per supported key type. Nothing else is
 // accepted: not "none", not HMAC, whatever a token's header says.
@@ -35,168 +42,154 @@ type verificationKey struct {
 	key crypto.PublicKey
 }
 
-// jsonWebKey is the JSON form of a key (RFC 7517), restricted to the members
-// used here.
-type jsonWebKey struct {
-	Kty    string   `json:"kty"`
-	Kid    string   `json:"kid"`
-	Use    string   `json:"use,omitempty"`
-	Alg    string   `json:"alg,omitempty"`
-	KeyOps []string `json:"key_ops,omitempty"`
-	Crv    string   `json:"crv,omitempty"`
-	X      string   `json:"x,omitempty"`
-	Y      string   `json:"y,omitempty"`
-	N      string   `json:"n,omitempty"`
-	E      string   `json:"e,omitempty"`
-}
-
-type jsonWebKeySet struct {
-	Keys []json.RawMessage `json:"keys"`
-}
-
-// parseJWKS reads a JWK Set and returns its signature verification keys by
-// kid. Keys that are not for signatures, have no kid, or are of a type or
+// parseJWKS reads a JWK Set and returns its signature verification keys.
+// Keys that are not for signatures, have no kid, or are of a type or
 // algorithm this package does not verify are skipped, because identity
-// providers publish such keys next to the ones that matter. A supported key
-// that is malformed is an error, and so is a set with no usable key.
-func parseJWKS(data []byte) (map[string]verificationKey, error) {
-	var set jsonWebKeySet
+// providers publish such keys next to the ones that matter. A key that is
+// malformed is an error, and so is a set with no usable key (see vetKeys).
+func parseJWKS(data []byte) ([]jwkset.JWK, error) {
+	var set jwkset.JWKSMarshal
 	if err := json.Unmarshal(data, &set); err != nil {
 		return nil, fmt.Errorf("parse JWKS: %w", err)
 	}
-	keys := make(map[string]verificationKey, len(set.Keys))
-	for i, raw := range set.Keys {
-		var jwk jsonWebKey
-		if err := json.Unmarshal(raw, &jwk); err != nil {
-			return nil, fmt.Errorf("parse JWKS: key %d: %w", i, err)
+	keys := make([]jwkset.JWK, 0, len(set.Keys))
+	for i, m := range set.Keys {
+		// Private members are not read: a public key set has none.
+		k, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+		switch {
+		case errors.Is(err, jwkset.ErrUnsupportedKey):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("parse JWKS: key %d (kid %q): %w", i, truncate(m.KID), err)
 		}
-		k, ok, err := jwk.verificationKey()
+		keys = append(keys, k)
+	}
+	return vetKeys(keys)
+}
+
+// vetKeys applies this package's policy to a parsed key set and returns the
+// usable keys. It refuses the whole set when a usable key is weak or
+// malformed, when two usable keys share a kid, or when none is usable; a
+// refused set never replaces the keys in use.
+func vetKeys(keys []jwkset.JWK) ([]jwkset.JWK, error) {
+	out := make([]jwkset.JWK, 0, len(keys))
+	seen := map[string]bool{}
+	for _, k := range keys {
+		vk, ok, err := usableKey(k)
 		if err != nil {
-			return nil, fmt.Errorf("parse JWKS: key %d (kid %q): %w", i, jwk.Kid, err)
+			return nil, fmt.Errorf("parse JWKS: kid %q: %w", truncate(k.Marshal().KID), err)
 		}
 		if !ok {
 			continue
 		}
-		if _, dup := keys[k.kid]; dup {
-			return nil, fmt.Errorf("parse JWKS: duplicate kid %q", k.kid)
+		if seen[vk.kid] {
+			return nil, fmt.Errorf("parse JWKS: duplicate kid %q", truncate(vk.kid))
 		}
-		keys[k.kid] = k
+		seen[vk.kid] = true
+		out = append(out, k)
 	}
-	if len(keys) == 0 {
+	if len(out) == 0 {
 		return nil, errors.New("parse JWKS: no usable signature verification key (need OKP/Ed25519, RSA or EC P-256 with a kid)")
 	}
-	return keys, nil
+	return out, nil
 }
 
-// verificationKey converts jwk. ok is false for keys that are skipped.
-func (jwk jsonWebKey) verificationKey() (k verificationKey, ok bool, err error) {
-	if jwk.Kid == "" {
-		return k, false, nil
+// usableKey decides what a key is used for. ok is false for keys that are
+// skipped; err is set for keys that would be used but are not acceptable.
+// The key's type (and curve) decides the one algorithm it verifies; an "alg"
+// member, when present, must name that same algorithm or the key is skipped.
+func usableKey(k jwkset.JWK) (vk verificationKey, ok bool, err error) {
+	m := k.Marshal()
+	if m.KID == "" {
+		return vk, false, nil
 	}
-	if jwk.Use != "" && jwk.Use != "sig" {
-		return k, false, nil
+	if m.USE != "" && m.USE != jwkset.UseSig {
+		return vk, false, nil
 	}
-	if len(jwk.KeyOps) > 0 && !slices.Contains(jwk.KeyOps, "verify") {
-		return k, false, nil
+	if len(m.KEYOPS) > 0 && !slices.Contains(m.KEYOPS, jwkset.KeyOpsVerify) {
+		return vk, false, nil
 	}
-	k.kid = jwk.Kid
-	switch jwk.Kty {
-	case "OKP":
-		if jwk.Crv != "Ed25519" || !algIs(jwk.Alg, algEdDSA, "Ed25519") {
-			return k, false, nil
+	vk.kid = m.KID
+	alg := string(m.ALG)
+	switch m.KTY {
+	case jwkset.KtyOKP:
+		if m.CRV != jwkset.CrvEd25519 || !algIs(alg, algEdDSA, "Ed25519") {
+			return vk, false, nil
 		}
-		x, err := decodeB64("x", jwk.X)
-		if err != nil {
-			return k, false, err
+		pub, isPub := k.Key().(ed25519.PublicKey)
+		if !isPub {
+			return vk, false, fmt.Errorf("Ed25519 key is %T, want a public key", k.Key())
 		}
-		if len(x) != ed25519.PublicKeySize {
-			return k, false, fmt.Errorf("x: Ed25519 public key has %d bytes, want %d", len(x), ed25519.PublicKeySize)
+		vk.alg, vk.key = algEdDSA, pub
+	case jwkset.KtyRSA:
+		if !algIs(alg, algRS256) {
+			return vk, false, nil
 		}
-		k.alg, k.key = algEdDSA, ed25519.PublicKey(x)
-	case "RSA":
-		if !algIs(jwk.Alg, algRS256) {
-			return k, false, nil
+		pub, isPub := k.Key().(*rsa.PublicKey)
+		if !isPub {
+			return vk, false, fmt.Errorf("RSA key is %T, want a public key", k.Key())
 		}
-		pub, err := jwk.rsaKey()
-		if err != nil {
-			return k, false, err
+		if bits := pub.N.BitLen(); bits < minRSABits {
+			return vk, false, fmt.Errorf("n: RSA key of %d bits is too small, want at least %d", bits, minRSABits)
 		}
-		k.alg, k.key = algRS256, pub
-	case "EC":
-		if jwk.Crv != "P-256" || !algIs(jwk.Alg, algES256) {
-			return k, false, nil
+		if pub.E < 3 || pub.E%2 == 0 {
+			return vk, false, fmt.Errorf("e: invalid exponent %d", pub.E)
 		}
-		pub, err := jwk.p256Key()
-		if err != nil {
-			return k, false, err
+		vk.alg, vk.key = algRS256, pub
+	case jwkset.KtyEC:
+		if m.CRV != jwkset.CrvP256 || !algIs(alg, algES256) {
+			return vk, false, nil
 		}
-		k.alg, k.key = algES256, pub
+		pub, isPub := k.Key().(*ecdsa.PublicKey)
+		if !isPub {
+			return vk, false, fmt.Errorf("EC key is %T, want a public key", k.Key())
+		}
+		// jwkset checks the point is on the curve; the coordinates must also
+		// have their full length (RFC 7518 6.2.1.2).
+		if pub.Curve != elliptic.P256() || len(m.X) != 43 || len(m.Y) != 43 {
+			return vk, false, errors.New("P-256 coordinates must have 32 bytes")
+		}
+		vk.alg, vk.key = algES256, pub
 	default:
-		return k, false, nil
+		return vk, false, nil
 	}
-	return k, true, nil
-}
-
-func (jwk jsonWebKey) rsaKey() (*rsa.PublicKey, error) {
-	n, err := decodeB64("n", jwk.N)
-	if err != nil {
-		return nil, err
+	// RFC 7515 base64url has no padding; jwkset tolerates it, we do not, so
+	// that one key has one encoding.
+	for name, v := range map[string]string{"x": m.X, "y": m.Y, "n": m.N, "e": m.E} {
+		if strings.ContainsRune(v, '=') {
+			return vk, false, fmt.Errorf("%s: not base64url without padding", name)
+		}
 	}
-	e, err := decodeB64("e", jwk.E)
-	if err != nil {
-		return nil, err
-	}
-	if len(e) > 4 {
-		return nil, fmt.Errorf("e: exponent of %d bytes is too large", len(e))
-	}
-	exp := int(new(big.Int).SetBytes(e).Int64())
-	if exp < 3 || exp%2 == 0 {
-		return nil, fmt.Errorf("e: invalid exponent %d", exp)
-	}
-	mod := new(big.Int).SetBytes(n)
-	if mod.BitLen() < minRSABits {
-		return nil, fmt.Errorf("n: RSA key of %d bits is too small, want at least %d", mod.BitLen(), minRSABits)
-	}
-	return &rsa.PublicKey{N: mod, E: exp}, nil
-}
-
-func (jwk jsonWebKey) p256Key() (*ecdsa.PublicKey, error) {
-	const size = 32
-	x, err := decodeB64("x", jwk.X)
-	if err != nil {
-		return nil, err
-	}
-	y, err := decodeB64("y", jwk.Y)
-	if err != nil {
-		return nil, err
-	}
-	if len(x) != size || len(y) != size {
-		return nil, fmt.Errorf("P-256 coordinates must have %d bytes, have x %d and y %d", size, len(x), len(y))
-	}
-	point := make([]byte, 0, 1+2*size)
-	point = append(point, 4) // uncompressed
-	point = append(point, x...)
-	point = append(point, y...)
-	// ParseUncompressedPublicKey rejects points that are not on the curve.
-	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
-	if err != nil {
-		return nil, fmt.Errorf("P-256 point: %w", err)
-	}
-	return pub, nil
-}
-
-func decodeB64(member, s string) ([]byte, error) {
-	if s == "" {
-		return nil, fmt.Errorf("%s: missing", member)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("%s: not base64url without padding: %w", member, err)
-	}
-	return b, nil
+	return vk, true, nil
 }
 
 // algIs reports whether a JWK's optional "alg" is empty or one of want.
 func algIs(alg string, want ...string) bool {
 	return alg == "" || slices.Contains(want, alg)
+}
+
+// vettedStorage is the jwkset storage the Verifier reads keys from. Every
+// set installed in it, at start or on a refresh, goes through vetKeys first;
+// a set that fails keeps the previous one in place (jwkset reports the
+// error to the refresh error handler).
+type vettedStorage struct {
+	*jwkset.MemoryJWKSet
+}
+
+func newVettedStorage() *vettedStorage {
+	return &vettedStorage{MemoryJWKSet: jwkset.NewMemoryStorage()}
+}
+
+// KeyReplaceAll installs given after vetting it.
+func (s *vettedStorage) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
+	keys, err := vetKeys(given)
+	if err != nil {
+		return err
+	}
+	return s.MemoryJWKSet.KeyReplaceAll(ctx, keys)
+}
+
+// KeyWrite is refused: keys come in whole, vetted sets only.
+func (s *vettedStorage) KeyWrite(context.Context, jwkset.JWK) error {
+	return errors.New("auth: keys are installed as whole sets")
 }

@@ -7,13 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 )
 
 // ErrInvalidToken is matched (errors.Is) by every error Verify returns.
@@ -50,10 +53,16 @@ const (
 	DefaultMinRefreshInterval = time.Minute
 	DefaultClockSkew          = 30 * time.Second
 	maxJWKSBytes              = 1 << 20
+	// unknownKidWait bounds how long a token with an unknown kid waits for
+	// the reload it causes: for the rate limit to allow one (a token that
+	// would wait longer is refused at once) and for the fetch itself (jwkset
+	// uses one deadline for both).
+	unknownKidWait = 10 * time.Second
 )
 
 // VerifierConfig says where the trusted keys are and what tokens must claim.
-// Exactly one of JWKSURL, JWKSFile and JWKS must be set.
+// At most one of JWKSURL, JWKSFile and JWKS may be set; when none is, the
+// keys are found by OpenID Connect discovery from Issuer (see NewVerifier).
 type VerifierConfig struct {
 	// JWKSURL is fetched at start, every RefreshInterval, and when a token
 	// names a kid that is not known (at most once per MinRefreshInterval).
@@ -78,7 +87,8 @@ type VerifierConfig struct {
 	// DefaultClockSkew.
 	ClockSkew time.Duration
 
-	// HTTPClient fetches JWKSURL. Nil means a client with a 10 s timeout.
+	// HTTPClient fetches the discovery document and JWKSURL. Nil means a
+	// client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Logger receives failures of background refreshes. Nil means
 	// slog.Default().
@@ -91,23 +101,29 @@ type VerifierConfig struct {
 // Verifier checks OIDC-compatible JWT bearer tokens against a JWKS. It is
 // safe for concurrent use.
 type Verifier struct {
-	issuer     string
-	audience   string
-	parser     *jwt.Parser
-	load       func(context.Context) ([]byte, error) // nil for an inline JWKS
-	minRefresh time.Duration
-	logger     *slog.Logger
-
-	mu   sync.RWMutex
-	keys map[string]verificationKey
-
-	refreshMu   sync.Mutex // serialises reloads
-	lastAttempt time.Time  // guarded by refreshMu; wall clock, not cfg.Now
+	issuer   string
+	audience string
+	parser   *jwt.Parser
+	// keys answers lookups by kid; for a JWKSURL or JWKSFile it reloads the
+	// set, rate-limited, when a kid is unknown.
+	keys jwkset.Storage
+	// installed is the last set that passed vetKeys.
+	installed *vettedStorage
+	// source names where keys come from, for logs and errors.
+	source string
 }
 
 // NewVerifier loads the key set once and fails if it cannot. For a JWKSURL or
 // JWKSFile it then reloads keys in the background until ctx is done, so ctx
 // should live as long as the Verifier.
+//
+// With no JWKSURL, JWKSFile or JWKS, Issuer must be an https URL (http only
+// for a loopback host): NewVerifier fetches
+// <Issuer>/.well-known/openid-configuration, requires its "issuer" to equal
+// Issuer exactly, and uses its "jwks_uri" as JWKSURL. Discovery happens once,
+// at start; if it fails, NewVerifier fails and says why, so that a
+// misconfigured or unreachable issuer stops the process at start (its
+// supervisor retries) instead of refusing every token later.
 func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	sources := 0
 	for _, set := range []bool{cfg.JWKSURL != "", cfg.JWKSFile != "", len(cfg.JWKS) > 0} {
@@ -115,24 +131,24 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 			sources++
 		}
 	}
-	if sources != 1 {
-		return nil, errors.New("auth: set exactly one of JWKSURL, JWKSFile and JWKS")
+	if sources > 1 {
+		return nil, errors.New("auth: set at most one of JWKSURL, JWKSFile and JWKS")
 	}
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("auth: Issuer and Audience are required")
 	}
-	v := &Verifier{
-		issuer:     cfg.Issuer,
-		audience:   cfg.Audience,
-		minRefresh: orDefault(cfg.MinRefreshInterval, DefaultMinRefreshInterval),
-		logger:     cfg.Logger,
-	}
-	if v.logger == nil {
-		v.logger = slog.Default()
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
 	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
+	}
+	v := &Verifier{
+		issuer:    cfg.Issuer,
+		audience:  cfg.Audience,
+		installed: newVettedStorage(),
 	}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods(acceptedAlgs),
@@ -144,34 +160,77 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		jwt.WithTimeFunc(now),
 	)
 
-	switch {
-	case cfg.JWKSURL != "":
-		client := cfg.HTTPClient
-		if client == nil {
-			client = &http.Client{Timeout: 10 * time.Second}
-		}
-		url := cfg.JWKSURL
-		v.load = func(ctx context.Context) ([]byte, error) { return fetchJWKS(ctx, client, url) }
-	case cfg.JWKSFile != "":
-		path := cfg.JWKSFile
-		v.load = func(context.Context) ([]byte, error) { return readJWKSFile(path) }
-	}
-
-	if v.load == nil {
+	if len(cfg.JWKS) > 0 {
 		keys, err := parseJWKS(cfg.JWKS)
 		if err != nil {
 			return nil, fmt.Errorf("auth: inline JWKS: %w", err)
 		}
-		v.keys = keys
+		if err := v.installed.KeyReplaceAll(ctx, keys); err != nil {
+			return nil, fmt.Errorf("auth: inline JWKS: %w", err)
+		}
+		v.keys, v.source = v.installed, "inline JWKS"
 		return v, nil
 	}
-	v.refreshMu.Lock()
-	err := v.reloadLocked(ctx)
-	v.refreshMu.Unlock()
+
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	jwksURL := cfg.JWKSURL
+	switch {
+	case cfg.JWKSFile != "":
+		abs, err := filepath.Abs(cfg.JWKSFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth: JWKS file %s: %w", cfg.JWKSFile, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("auth: JWKS file: %w", err)
+		}
+		// The file is read through an http.Client, so that jwkset reloads it
+		// as it reloads a URL; the transport serves that one directory.
+		client = &http.Client{Transport: http.NewFileTransportFS(os.DirFS(filepath.Dir(abs)))}
+		jwksURL = "file:///" + url.PathEscape(filepath.Base(abs))
+		v.source = "JWKS file " + abs
+	case jwksURL == "":
+		u, err := discoverJWKSURL(ctx, limitedClient(client, maxDiscoveryBytes), cfg.Issuer)
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		jwksURL = u
+		v.source = "JWKS " + u + " (from the discovery document of " + cfg.Issuer + ")"
+	default:
+		v.source = "JWKS " + jwksURL
+	}
+	client = limitedClient(client, maxJWKSBytes)
+
+	source := v.source
+	remote, err := jwkset.NewStorageFromHTTP(jwksURL, jwkset.HTTPClientStorageOptions{
+		Client:          client,
+		Ctx:             ctx,
+		HTTPTimeout:     30 * time.Second,
+		RefreshInterval: orDefault(cfg.RefreshInterval, DefaultRefreshInterval),
+		RefreshErrorHandler: func(ctx context.Context, err error) {
+			if ctx.Err() == nil {
+				logger.WarnContext(ctx, "JWKS reload failed; keeping the previous keys", "source", source, "error", err)
+			}
+		},
+		Storage: v.installed,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: load %s: %w", v.source, err)
+	}
+	// The load above counts as the last reload: an unknown kid reloads only
+	// MinRefreshInterval after it.
+	limiter := rate.NewLimiter(rate.Every(orDefault(cfg.MinRefreshInterval, DefaultMinRefreshInterval)), 1)
+	limiter.Allow()
+	v.keys, err = jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs:          map[string]jwkset.Storage{jwksURL: remote},
+		RateLimitWaitMax:  unknownKidWait,
+		RefreshUnknownKID: limiter,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	go v.refreshLoop(ctx, orDefault(cfg.RefreshInterval, DefaultRefreshInterval))
 	return v, nil
 }
 
@@ -225,14 +284,14 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	if kid == "" {
 		return nil, tokenErr("missing key id (kid) in token header")
 	}
-	k, ok := v.lookup(kid)
-	if !ok {
-		if err := v.reloadForKid(ctx, kid); err != nil {
-			return nil, &TokenError{Reason: fmt.Sprintf("unknown key id %q", kid), Err: err}
-		}
-		if k, ok = v.lookup(kid); !ok {
-			return nil, tokenErr("unknown key id %q", kid)
-		}
+	jwk, err := v.keys.KeyRead(ctx, kid)
+	if err != nil {
+		return nil, &TokenError{Reason: fmt.Sprintf("unknown key id %q", kid), Err: err}
+	}
+	k, ok, err := usableKey(jwk)
+	if err != nil || !ok {
+		// Cannot happen: only vetted keys are installed.
+		return nil, &TokenError{Reason: fmt.Sprintf("unusable key id %q", truncate(kid)), Err: err}
 	}
 	if alg := t.Method.Alg(); alg != k.alg {
 		return nil, tokenErr("algorithm %s does not match key %q (%s)", alg, kid, k.alg)
@@ -292,109 +351,66 @@ func truncate(s string) string {
 	return s
 }
 
+// lookup returns the installed key named kid, without reloading.
 func (v *Verifier) lookup(kid string) (verificationKey, bool) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k, ok := v.keys[kid]
+	jwk, err := v.installed.KeyRead(context.Background(), kid)
+	if err != nil {
+		return verificationKey{}, false
+	}
+	k, ok, _ := usableKey(jwk)
 	return k, ok
 }
 
-// errRateLimited is returned when an unknown kid arrives too soon after the
-// last reload.
-var errRateLimited = errors.New("keys were reloaded recently")
+// maxDiscoveryBytes bounds the OpenID Connect discovery document.
+const maxDiscoveryBytes = 64 << 10
 
-// reloadForKid reloads the key set because a token named kid, unless another
-// caller already did, or a reload was attempted less than minRefresh ago.
-func (v *Verifier) reloadForKid(ctx context.Context, kid string) error {
-	if v.load == nil {
-		return nil // inline keys never change
+// limitedClient returns a copy of c whose response bodies fail after max
+// bytes, so that a hostile or broken key server cannot exhaust memory
+// (jwkset and go-oidc read bodies whole).
+func limitedClient(c *http.Client, max int64) *http.Client {
+	out := *c
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
 	}
-	v.refreshMu.Lock()
-	defer v.refreshMu.Unlock()
-	if _, ok := v.lookup(kid); ok {
-		return nil
-	}
-	if time.Since(v.lastAttempt) < v.minRefresh {
-		return errRateLimited
-	}
-	err := v.reloadLocked(ctx)
-	if err != nil {
-		v.logger.WarnContext(ctx, "reload JWKS for unknown kid failed", "kid", truncate(kid), "error", err)
-	}
-	return err
+	out.Transport = limitTransport{base: base, max: max}
+	return &out
 }
 
-// reloadLocked loads and installs the key set. The caller holds refreshMu.
-func (v *Verifier) reloadLocked(ctx context.Context) error {
-	v.lastAttempt = time.Now()
-	data, err := v.load(ctx)
-	if err != nil {
-		return err
-	}
-	keys, err := parseJWKS(data)
-	if err != nil {
-		return err
-	}
-	v.mu.Lock()
-	v.keys = keys
-	v.mu.Unlock()
-	return nil
+type limitTransport struct {
+	base http.RoundTripper
+	max  int64
 }
 
-func (v *Verifier) refreshLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		v.refreshMu.Lock()
-		err := v.reloadLocked(ctx)
-		v.refreshMu.Unlock()
-		if err != nil && ctx.Err() == nil {
-			v.logger.WarnContext(ctx, "periodic JWKS reload failed; keeping the previous keys", "error", err)
-		}
+func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
 	}
+	resp.Body = &limitedBody{rc: resp.Body, left: t.max, max: t.max}
+	return resp, nil
 }
 
-func fetchJWKS(ctx context.Context, client *http.Client, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("fetch JWKS: %w", err)
-	}
-	req.Header.Set("Accept", "application/json, application/jwk-set+json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch JWKS: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch JWKS %s: status %s", url, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch JWKS %s: %w", url, err)
-	}
-	if len(data) > maxJWKSBytes {
-		return nil, fmt.Errorf("fetch JWKS %s: larger than %d bytes", url, maxJWKSBytes)
-	}
-	return data, nil
+// limitedBody fails reads past max bytes rather than truncating silently.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+	max  int64
 }
 
-func readJWKSFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read JWKS: %w", err)
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, fmt.Errorf("response larger than %d bytes", b.max)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxJWKSBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read JWKS %s: %w", path, err)
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
 	}
-	if len(data) > maxJWKSBytes {
-		return nil, fmt.Errorf("read JWKS %s: larger than %d bytes", path, maxJWKSBytes)
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, fmt.Errorf("response larger than %d bytes", b.max)
 	}
-	return data, nil
+	return n, err
 }
+
+func (b *limitedBody) Close() error { return b.rc.Close() }

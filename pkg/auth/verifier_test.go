@@ -301,9 +301,16 @@ func (k testKey) token(t *testing.T) string {
 func TestVerifyKeyTypes(t *testing.T) {
 	ed, rs, ec := newEdKey(t, "ed"), newRSAKey(t, "rs"), newECKey(t, "ec")
 	// An encryption key and an unsupported curve sit next to them, as in
-	// real identity providers' key sets; they are skipped.
+	// real identity providers' key sets; they are skipped. (The P-384 key is
+	// a real point: jwkset refuses a set holding an off-curve key of any
+	// curve.)
 	enc := map[string]string{"kty": "RSA", "use": "enc", "kid": "enc", "n": "AQAB", "e": "AQAB"}
-	p384 := map[string]string{"kty": "EC", "crv": "P-384", "kid": "p384", "x": "AA", "y": "AA"}
+	p384Priv, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384Pt, _ := p384Priv.PublicKey.Bytes()
+	p384 := map[string]string{"kty": "EC", "crv": "P-384", "kid": "p384", "x": b64(p384Pt[1:49]), "y": b64(p384Pt[49:])}
 	jwks := jwksOf(ed, rs, ec, testKey{jwk: enc}, testKey{jwk: p384})
 	v := devVerifier(t, jwks, nil)
 

@@ -5,7 +5,9 @@
 //
 // Two backends implement Store: Filesystem, a directory on a local or shared
 // disk (the default), and S3, any S3-compatible object store (AWS S3, MinIO,
-// Ceph, Scaleway, ...) spoken to over plain HTTP with AWS Signature Version 4.
+// Ceph, Scaleway, ...) spoken to through the AWS SDK for Go v2, which signs
+// requests (Signature Version 4), finds and refreshes credentials and
+// retries transient failures.
 // FromURL picks one from a URL, for configuration.
 //
 // Both stream: Put copies its input to a temporary file while hashing it

@@ -3,15 +3,17 @@ package blobstore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 const (
@@ -21,10 +23,10 @@ const (
 	testBucket    = "consulta-blobs"
 )
 
-// startFakeS3 serves fake on an httptest server and returns a config for it.
-func startFakeS3(t *testing.T, fake *fakeS3) S3Config {
+// startS3Double serves d on an httptest server and returns a config for it.
+func startS3Double(t *testing.T, d *s3Double) S3Config {
 	t.Helper()
-	srv := httptest.NewServer(fake)
+	srv := httptest.NewServer(d)
 	t.Cleanup(srv.Close)
 	return S3Config{
 		Endpoint:        srv.URL,
@@ -35,6 +37,10 @@ func startFakeS3(t *testing.T, fake *fakeS3) S3Config {
 		UsePathStyle:    true,
 		TempDir:         t.TempDir(),
 	}
+}
+
+func newDouble() *s3Double {
+	return newS3Double(testAccessKey, testSecret, testRegion, "", testBucket)
 }
 
 func newTestS3(t *testing.T, cfg S3Config) *S3 {
@@ -49,15 +55,14 @@ func newTestS3(t *testing.T, cfg S3Config) *S3 {
 func TestS3Conformance(t *testing.T) {
 	t.Run("PathStyle", func(t *testing.T) {
 		testStore(t, func(t *testing.T) Store {
-			return newTestS3(t, startFakeS3(t, newFakeS3(testAccessKey, testSecret, testRegion, testBucket)))
+			return newTestS3(t, startS3Double(t, newDouble()))
 		})
 	})
 	t.Run("VirtualHostedWithPrefixAndToken", func(t *testing.T) {
 		testStore(t, func(t *testing.T) Store {
-			fake := newFakeS3(testAccessKey, testSecret, testRegion, testBucket)
-			fake.vhostSuffix = ".s3.test"
-			fake.sessionToken = "session/token=="
-			srv := httptest.NewServer(fake)
+			d := newS3Double(testAccessKey, testSecret, testRegion, "s3.test", testBucket)
+			d.sessionToken = "session/token=="
+			srv := httptest.NewServer(d)
 			t.Cleanup(srv.Close)
 			return newTestS3(t, S3Config{
 				Endpoint:        "http://s3.test",
@@ -66,7 +71,7 @@ func TestS3Conformance(t *testing.T) {
 				Prefix:          "consulta/papers/",
 				AccessKeyID:     testAccessKey,
 				SecretAccessKey: testSecret,
-				SessionToken:    fake.sessionToken,
+				SessionToken:    d.sessionToken,
 				HTTPClient:      dialingTo(srv.Listener.Addr().String()),
 				TempDir:         t.TempDir(),
 			})
@@ -86,8 +91,8 @@ func dialingTo(addr string) *http.Client {
 }
 
 func TestS3ObjectNamesAndDedup(t *testing.T) {
-	fake := newFakeS3(testAccessKey, testSecret, testRegion, testBucket)
-	cfg := startFakeS3(t, fake)
+	fake := newDouble()
+	cfg := startS3Double(t, fake)
 	cfg.Prefix = "blobs/"
 	s := newTestS3(t, cfg)
 	ctx := context.Background()
@@ -96,9 +101,9 @@ func TestS3ObjectNamesAndDedup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, ok := fake.object(testBucket, "blobs/"+b.Key)
-	if !ok || !bytes.Equal(o.data, content) || o.contentType != "application/pdf" {
-		t.Fatalf("object blobs/%s = %+v, %v", b.Key, o, ok)
+	data, ct, ok := fake.object(testBucket, "blobs/"+b.Key)
+	if !ok || !bytes.Equal(data, content) || ct != "application/pdf" {
+		t.Fatalf("object blobs/%s = %q %q, %v", b.Key, data, ct, ok)
 	}
 	if n := fake.count(http.MethodPut); n != 1 {
 		t.Fatalf("%d PUT requests, want 1", n)
@@ -117,7 +122,7 @@ func TestS3ObjectNamesAndDedup(t *testing.T) {
 }
 
 func TestS3WrongSecret(t *testing.T) {
-	cfg := startFakeS3(t, newFakeS3(testAccessKey, testSecret, testRegion, testBucket))
+	cfg := startS3Double(t, newDouble())
 	cfg.SecretAccessKey = "not the secret"
 	s := newTestS3(t, cfg)
 	ctx := context.Background()
@@ -149,8 +154,7 @@ func TestS3WrongSecret(t *testing.T) {
 // TestS3SignatureCoversRequest changes a signed request in flight: the fake
 // server must refuse it, or the test server proves nothing.
 func TestS3SignatureCoversRequest(t *testing.T) {
-	fake := newFakeS3(testAccessKey, testSecret, testRegion, testBucket)
-	cfg := startFakeS3(t, fake)
+	cfg := startS3Double(t, newDouble())
 	for name, tamper := range map[string]func(*http.Request){
 		"content type": func(r *http.Request) { r.Header.Set("Content-Type", "text/html") },
 		"path":         func(r *http.Request) { r.URL.Path += "0"; r.URL.RawPath = "" },
@@ -181,7 +185,7 @@ func (tt tamperingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 }
 
 func TestS3MissingBucket(t *testing.T) {
-	cfg := startFakeS3(t, newFakeS3(testAccessKey, testSecret, testRegion, testBucket))
+	cfg := startS3Double(t, newDouble())
 	cfg.Bucket = "no-such-bucket"
 	s := newTestS3(t, cfg)
 	ctx := context.Background()
@@ -198,15 +202,15 @@ func TestS3MissingBucket(t *testing.T) {
 }
 
 func TestS3DetectsCorruption(t *testing.T) {
-	fake := newFakeS3(testAccessKey, testSecret, testRegion, testBucket)
-	s := newTestS3(t, startFakeS3(t, fake))
+	fake := newDouble()
+	s := newTestS3(t, startS3Double(t, fake))
 	ctx := context.Background()
 	content := []byte("the original")
 	b, err := s.Put(ctx, bytes.NewReader(content), int64(len(content)), "text/plain")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake.setObject(testBucket, b.Key, fakeObject{data: []byte("the 0riginal"), contentType: "text/plain"})
+	fake.setObject(testBucket, b.Key, []byte("the 0riginal"), "text/plain")
 	rc, _, err := s.Open(ctx, b.Key)
 	if err != nil {
 		t.Fatal(err)
@@ -217,21 +221,138 @@ func TestS3DetectsCorruption(t *testing.T) {
 	}
 }
 
-func TestS3ClockSkew(t *testing.T) {
-	s := newTestS3(t, startFakeS3(t, newFakeS3(testAccessKey, testSecret, testRegion, testBucket)))
-	s.now = func() time.Time { return time.Now().Add(-time.Hour) }
-	_, _, err := s.Open(context.Background(), sha256Hex(nil))
-	var se *S3Error
-	if !errors.As(err, &se) || se.Code != "RequestTimeTooSkewed" {
-		t.Fatalf("error %v, want RequestTimeTooSkewed", err)
+// TestS3SendsContentSHA256: every upload carries the SHA-256 of its body
+// (x-amz-checksum-sha256), which S3 (and the double) check before storing.
+func TestS3SendsContentSHA256(t *testing.T) {
+	fake := newDouble()
+	s := newTestS3(t, startS3Double(t, fake))
+	content := []byte("checked by the service")
+	b, err := s.Put(context.Background(), bytes.NewReader(content), int64(len(content)), "text/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(content)
+	fake.mu.Lock()
+	got := fake.checksum
+	fake.mu.Unlock()
+	if len(got) != 1 || got[0] != base64.StdEncoding.EncodeToString(sum[:]) {
+		t.Fatalf("x-amz-checksum-sha256 of the PUTs = %q, want [%s] (key %s)", got, base64.StdEncoding.EncodeToString(sum[:]), b.Key)
 	}
 }
 
-func TestNewS3Errors(t *testing.T) {
-	good := S3Config{Bucket: "bucket", AccessKeyID: "a", SecretAccessKey: "s"}
-	if s, err := NewS3(good); err != nil {
+// TestS3BodyChangedInFlight: a body changed on the way is refused by the
+// service, whatever the signature says.
+func TestS3BodyChangedInFlight(t *testing.T) {
+	cfg := startS3Double(t, newDouble())
+	cfg.HTTPClient = &http.Client{Transport: bodySwappingTransport{}}
+	s := newTestS3(t, cfg)
+	_, err := s.Put(context.Background(), strings.NewReader("genuine"), 7, "text/plain")
+	var se *S3Error
+	if !errors.As(err, &se) || se.StatusCode != http.StatusBadRequest || se.Op != "PUT" {
+		t.Fatalf("Put with its body swapped in flight: error %v, want a 400 on PUT", err)
+	}
+}
+
+type bodySwappingTransport struct{}
+
+func (bodySwappingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut {
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(strings.NewReader("forged!"))
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestS3RetriesTransientErrors: a 503 from the service is retried (the
+// SDK's retryer), with the upload body rewound.
+func TestS3RetriesTransientErrors(t *testing.T) {
+	fake := newDouble()
+	s := newTestS3(t, startS3Double(t, fake))
+	ctx := context.Background()
+	content := []byte("retried")
+	fake.mu.Lock()
+	fake.failNext[http.MethodHead] = 1
+	fake.failNext[http.MethodPut] = 1
+	fake.mu.Unlock()
+	b, err := s.Put(ctx, bytes.NewReader(content), int64(len(content)), "text/plain")
+	if err != nil {
+		t.Fatalf("Put through two transient errors: %v", err)
+	}
+	if data, _, ok := fake.object(testBucket, b.Key); !ok || !bytes.Equal(data, content) {
+		t.Fatalf("object = %q, %v", data, ok)
+	}
+	if n := fake.count(http.MethodPut); n != 2 {
+		t.Fatalf("%d PUT requests, want 2 (one refused, one retried)", n)
+	}
+	// With retries off, the same error reaches the caller.
+	cfg := startS3Double(t, fake)
+	cfg.MaxAttempts = 1
+	s = newTestS3(t, cfg)
+	fake.mu.Lock()
+	fake.failNext[http.MethodGet] = 1
+	fake.mu.Unlock()
+	var se *S3Error
+	if _, _, err := s.Open(ctx, b.Key); !errors.As(err, &se) || se.StatusCode != http.StatusServiceUnavailable || se.Code != "SlowDown" {
+		t.Fatalf("Open with one attempt: error %v, want 503 SlowDown", err)
+	}
+}
+
+// TestS3SharedCredentialsFile: with no credentials in the configuration or
+// the environment, the SDK's chain reads the shared credentials file.
+func TestS3SharedCredentialsFile(t *testing.T) {
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(creds, []byte("[consulta]\naws_access_key_id = "+testAccessKey+"\naws_secret_access_key = "+testSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
-	} else if u := s.objectURL(sha256Hex(nil)).String(); u != "https://bucket.s3.us-east-1.amazonaws.com/"+sha256Hex(nil) {
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_PROFILE", "consulta")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	cfg := startS3Double(t, newDouble())
+	cfg.AccessKeyID, cfg.SecretAccessKey = "", ""
+	s := newTestS3(t, cfg)
+	if _, err := s.Put(context.Background(), strings.NewReader("x"), 1, "text/plain"); err != nil {
+		t.Fatalf("Put with credentials from the shared file: %v", err)
+	}
+	// And a wrong secret in that file is refused by the service.
+	if err := os.WriteFile(creds, []byte("[consulta]\naws_access_key_id = "+testAccessKey+"\naws_secret_access_key = wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = newTestS3(t, cfg)
+	var se *S3Error
+	if _, err := s.Put(context.Background(), strings.NewReader("y"), 1, "text/plain"); !errors.As(err, &se) || se.StatusCode != http.StatusForbidden {
+		t.Fatalf("Put with a wrong secret in the shared file: error %v, want 403", err)
+	}
+}
+
+// requestURL returns the URL of the request Open sends.
+func requestURL(t *testing.T, cfg S3Config, key string) string {
+	t.Helper()
+	var got string
+	cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = r.URL.String()
+		return nil, errors.New("not sent")
+	})}
+	cfg.MaxAttempts = 1
+	s := newTestS3(t, cfg)
+	if _, _, err := s.Open(context.Background(), key); err == nil {
+		t.Fatal("Open succeeded without a service")
+	}
+	u, _, _ := strings.Cut(got, "?")
+	return u
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestNewS3Errors(t *testing.T) {
+	good := S3Config{Bucket: "bucket", Region: "us-east-1", AccessKeyID: "a", SecretAccessKey: "s"}
+	if u := requestURL(t, good, sha256Hex(nil)); u != "https://bucket.s3.us-east-1.amazonaws.com/"+sha256Hex(nil) {
 		t.Fatalf("default object URL %s", u)
 	}
 	for name, change := range map[string]func(*S3Config){
@@ -247,6 +368,7 @@ func TestNewS3Errors(t *testing.T) {
 		"prefix leading":     func(c *S3Config) { c.Prefix = "/blobs/" },
 		"prefix odd chars":   func(c *S3Config) { c.Prefix = "blobs?x=1/" },
 		"endpoint with user": func(c *S3Config) { c.Endpoint = "http://user:pass@host" },
+		"negative attempts":  func(c *S3Config) { c.MaxAttempts = -1 },
 	} {
 		c := good
 		change(&c)
@@ -255,12 +377,15 @@ func TestNewS3Errors(t *testing.T) {
 		}
 	}
 	c := good
-	c.Bucket, c.UsePathStyle, c.Endpoint = "Legacy_Bucket", true, "http://ceph.internal:7480/s3/"
-	s, err := NewS3(c)
-	if err != nil {
-		t.Fatalf("path-style legacy bucket: %v", err)
-	}
-	if u := s.objectURL(sha256Hex(nil)).String(); u != "http://ceph.internal:7480/s3/Legacy_Bucket/"+sha256Hex(nil) {
+	c.Bucket, c.UsePathStyle, c.Endpoint, c.Prefix = "Legacy_Bucket", true, "http://ceph.internal:7480/s3/", "p/"
+	if u := requestURL(t, c, sha256Hex(nil)); u != "http://ceph.internal:7480/s3/Legacy_Bucket/p/"+sha256Hex(nil) {
 		t.Fatalf("object URL %s", u)
+	}
+	// Without credentials, the default chain is used; it is not consulted
+	// before the first request.
+	c = good
+	c.AccessKeyID, c.SecretAccessKey = "", ""
+	if _, err := NewS3(c); err != nil {
+		t.Fatalf("NewS3 without credentials: %v", err)
 	}
 }

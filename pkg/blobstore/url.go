@@ -17,9 +17,16 @@ import (
 //   - s3://bucket/optional/prefix/?endpoint=https://s3.example.org&region=eu-west-3&path_style=true:
 //     an S3 store. endpoint, region and path_style are optional (see
 //     S3Config); the region defaults to $AWS_REGION, then
-//     $AWS_DEFAULT_REGION. The credentials come from the environment, never
-//     from the URL: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for
-//     temporary credentials, AWS_SESSION_TOKEN.
+//     $AWS_DEFAULT_REGION. The credentials never come from the URL: the AWS
+//     SDK's default credential chain finds them, in this order:
+//     AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN
+//     for temporary credentials); the shared files ~/.aws/credentials and
+//     ~/.aws/config (AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE,
+//     AWS_CONFIG_FILE; including SSO and credential_process profiles); a web
+//     identity token (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, as on
+//     EKS); the container's role (ECS, AWS_CONTAINER_CREDENTIALS_*); the
+//     instance's IAM role (EC2 instance metadata). Temporary credentials are
+//     refreshed before they expire.
 //
 // FromURL does not contact a remote store.
 func FromURL(ctx context.Context, rawURL string) (Store, error) {
@@ -66,12 +73,9 @@ func s3FromURL(u *url.URL) (Store, error) {
 		return nil, errors.New("blobstore: s3 URL: want s3://bucket[/prefix][?endpoint=...&region=...&path_style=...]")
 	}
 	cfg := S3Config{
-		Bucket:          u.Host,
-		Prefix:          strings.TrimPrefix(u.Path, "/"),
-		Region:          firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
-		AccessKeyID:     os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
+		Bucket: u.Host,
+		Prefix: strings.TrimPrefix(u.Path, "/"),
+		Region: firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
@@ -97,8 +101,14 @@ func s3FromURL(u *url.URL) (Store, error) {
 			return nil, fmt.Errorf("blobstore: s3 URL parameter %q: want endpoint, region or path_style", name)
 		}
 	}
-	if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" {
-		return nil, errors.New("blobstore: s3 URL: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	// The SDK skips environment credentials that lack a half, and would go
+	// on to the next source: say so instead.
+	if id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"); (id == "") != (secret == "") {
+		missing := "AWS_SECRET_ACCESS_KEY"
+		if id == "" {
+			missing = "AWS_ACCESS_KEY_ID"
+		}
+		return nil, fmt.Errorf("blobstore: s3 URL: %s is not set: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither to use the other credential sources", missing)
 	}
 	return NewS3(cfg)
 }

@@ -31,7 +31,7 @@ func TestFromURLFile(t *testing.T) {
 }
 
 func TestFromURLS3(t *testing.T) {
-	fake := newFakeS3(testAccessKey, testSecret, testRegion, testBucket)
+	fake := newDouble()
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	t.Setenv("AWS_ACCESS_KEY_ID", testAccessKey)
@@ -54,7 +54,7 @@ func TestFromURLS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := fake.object(testBucket, "papers/"+b.Key); !ok {
+	if _, _, ok := fake.object(testBucket, "papers/"+b.Key); !ok {
 		t.Fatal("object not stored under the prefix")
 	}
 
@@ -90,8 +90,20 @@ func TestFromURLErrors(t *testing.T) {
 			t.Errorf("FromURL(%q): error %v, want one naming %s", raw, err, want)
 		}
 	}
+	// Half of the environment credentials: named, not silently skipped for
+	// the next source of the chain.
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	if _, err := FromURL(context.Background(), "s3://bucket"); err == nil || !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") {
-		t.Errorf("FromURL without credentials: error %v", err)
+	if _, err := FromURL(context.Background(), "s3://bucket"); err == nil || !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY is not set") {
+		t.Errorf("FromURL with only AWS_ACCESS_KEY_ID: error %v", err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	if _, err := FromURL(context.Background(), "s3://bucket"); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID is not set") {
+		t.Errorf("FromURL with only AWS_SECRET_ACCESS_KEY: error %v", err)
+	}
+	// Neither: the rest of the chain (files, IAM roles) is used.
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if _, err := FromURL(context.Background(), "s3://bucket"); err != nil {
+		t.Errorf("FromURL without environment credentials: %v", err)
 	}
 }
