@@ -43,6 +43,9 @@ type Config struct {
 	// DevJWKS, when set, is served at /.well-known/jwks.json: the public key of
 	// the development issuer. Never set in production.
 	DevJWKS []byte
+	// Limits bound request bodies per route, and the deadlines of the
+	// routes that need longer than the server's timeouts.
+	Limits Limits
 }
 
 // New builds the HTTP handler.
@@ -88,7 +91,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 			_, _ = w.Write(jwks)
 		})
 	}
-	return root, nil
+	return bounded(root, cfg.Limits), nil
 }
 
 // errorHandler is grpc-gateway's, plus a Retry-After header on answers a

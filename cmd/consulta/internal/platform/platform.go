@@ -97,6 +97,11 @@ type Config struct {
 	// RPCTimeout is the deadline of a gRPC call (and so of a REST call)
 	// whose caller set none; 0 means grpcserver.DefaultTimeout.
 	RPCTimeout time.Duration
+	// HTTPTimeouts bound the gateway's connections (defaults
+	// DefaultHTTPTimeouts); GatewayLimits bound request bodies per route
+	// and the routes that need longer (defaults in services/gateway).
+	HTTPTimeouts  HTTPTimeouts
+	GatewayLimits gateway.Limits
 
 	Auth auth.VerifierConfig
 	// DevJWKS is served by the gateway in development only.
@@ -465,15 +470,49 @@ func (p *Platform) buildGateway(ctx context.Context) error {
 	if ups.Summary, err = dial(summary.Name, p.cfg.SummaryAddr); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	h, err := gateway.New(ctx, gateway.Config{Upstreams: ups, Logger: p.log, DevJWKS: p.cfg.DevJWKS})
+	h, err := gateway.New(ctx, gateway.Config{Upstreams: ups, Logger: p.log, DevJWKS: p.cfg.DevJWKS,
+		Limits: p.cfg.GatewayLimits})
 	if err != nil {
 		return err
 	}
 	if p.httpLn, err = net.Listen("tcp", p.cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("HTTP listen %s: %w", p.cfg.HTTPAddr, err)
 	}
-	p.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	t := p.cfg.HTTPTimeouts.withDefaults()
+	p.http = &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
+		WriteTimeout: t.Write, IdleTimeout: t.Idle}
 	return nil
+}
+
+// HTTPTimeouts bound the time a client may hold a connection of the
+// gateway: a client that sends or reads slowly, on purpose or not, holds
+// memory and a file descriptor. Uploads and streamed downloads have their
+// own, longer deadlines (gateway.Limits).
+type HTTPTimeouts struct {
+	// ReadHeader: from the connection's request to the end of its headers.
+	ReadHeader time.Duration
+	// Read: to the end of the request's body.
+	Read time.Duration
+	// Write: from the end of the request's headers to the end of the
+	// response.
+	Write time.Duration
+	// Idle: how long a kept-alive connection waits for its next request.
+	Idle time.Duration
+}
+
+// DefaultHTTPTimeouts: a JSON body (at most 1 MiB) arrives within Read over
+// a 256 kbit/s link, and Write leaves room for an RPC's own deadline
+// (CONSULTA_RPC_TIMEOUT, 30 s) and the response.
+var DefaultHTTPTimeouts = HTTPTimeouts{ReadHeader: 10 * time.Second, Read: time.Minute, Write: 2 * time.Minute, Idle: 2 * time.Minute}
+
+func (t HTTPTimeouts) withDefaults() HTTPTimeouts {
+	d := DefaultHTTPTimeouts
+	for _, f := range []struct{ v, def *time.Duration }{{&t.ReadHeader, &d.ReadHeader}, {&t.Read, &d.Read}, {&t.Write, &d.Write}, {&t.Idle, &d.Idle}} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	return t
 }
 
 // GRPCAddr is the address of the gRPC server, or "" when none runs.
