@@ -35,6 +35,9 @@ type Limit struct {
 var (
 	LimitPerIP    = Limit{Name: "submissions per IP address", Rate: 30, Per: time.Hour, Burst: 10}
 	LimitPerEmail = Limit{Name: "submissions per email address", Rate: 10, Per: time.Hour, Burst: 5}
+	// LimitUploadsPerIP bounds anonymous uploads from one address: a
+	// respondent attaches a paper or two, and re-uploads after a mistake.
+	LimitUploadsPerIP = Limit{Name: "uploads per IP address", Rate: 20, Per: time.Hour, Burst: 5}
 )
 
 // Config is what the use cases need besides the store.
@@ -51,7 +54,8 @@ type Config struct {
 	// Detector detects the language of a submission that does not declare
 	// one; nil means the consultation's first language.
 	Detector LanguageDetector
-	// Limiter enforces LimitPerIP and LimitPerEmail; nil means no limits.
+	// Limiter enforces LimitPerIP, LimitPerEmail and LimitUploadsPerIP; nil
+	// means no limits.
 	Limiter RateLimiter
 	// Blobs stores uploaded documents; nil refuses uploads.
 	Blobs BlobStore
