@@ -149,6 +149,11 @@ type Config struct {
 	// BlobStoreURL says where position papers go: file:///dir or
 	// s3://bucket?endpoint=...; empty refuses uploads.
 	BlobStoreURL string
+	// DocumentGrace and DocumentSweepInterval: how long an uploaded
+	// document waits for a submission to name it before it is deleted, and
+	// how often the sweeper looks (defaults in the submission service).
+	DocumentGrace         time.Duration
+	DocumentSweepInterval time.Duration
 	// DisableRateLimits turns the per-IP and per-email limits off (tests).
 	DisableRateLimits bool
 	// DisableLanguageDetection leaves undeclared languages to the
@@ -359,6 +364,7 @@ func (p *Platform) buildSubmission(ctx context.Context, js jetstream.JetStream, 
 	d := submission.Deps{
 		Pool: p.pool, JetStream: js, Logger: p.log.With("service", submission.Name), Now: p.cfg.Now, Registerer: reg,
 		SigningKey: p.cfg.SigningKey, PublicURL: p.cfg.PublicURL, Mail: p.cfg.Mail,
+		DocumentGrace: p.cfg.DocumentGrace, DocumentSweepInterval: p.cfg.DocumentSweepInterval,
 	}
 	if p.cfg.BlobStoreURL != "" {
 		blobs, err := blobstore.FromURL(ctx, p.cfg.BlobStoreURL)

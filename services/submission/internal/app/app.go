@@ -61,6 +61,10 @@ type Config struct {
 	Blobs BlobStore
 	// MaxDocumentBytes caps an upload (default 25 MiB).
 	MaxDocumentBytes int64
+	// DocumentGrace is how long an uploaded document waits for a
+	// submission to name it before the sweeper deletes it (default
+	// DefaultDocumentGrace).
+	DocumentGrace time.Duration
 	// Source reads from the consultation service when the read models lag
 	// behind it; nil means the read models answer alone.
 	Source ConsultationSource
@@ -82,6 +86,9 @@ func New(st *store.Store, cfg Config) *App {
 	}
 	if cfg.MaxDocumentBytes <= 0 {
 		cfg.MaxDocumentBytes = 25 << 20
+	}
+	if cfg.DocumentGrace <= 0 {
+		cfg.DocumentGrace = DefaultDocumentGrace
 	}
 	return &App{store: st, cfg: cfg}
 }

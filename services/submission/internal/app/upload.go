@@ -55,7 +55,8 @@ func (a *App) Upload(ctx context.Context, consultationID string, content []byte,
 	if err != nil {
 		return store.Document{}, err
 	}
-	doc := store.Document{Key: blob.Key, ConsultationID: consultationID, MediaType: blob.MediaType, SHA256: blob.SHA256, Size: blob.Size}
+	doc := store.Document{Key: blob.Key, ConsultationID: consultationID, MediaType: blob.MediaType, SHA256: blob.SHA256, Size: blob.Size,
+		CreatedAt: a.clock()}
 	return doc, a.store.AddDocument(ctx, doc)
 }
 
