@@ -28,6 +28,10 @@ const (
 	DefaultStreamWriteTimeout = 30 * time.Minute
 )
 
+// uploadAnswerTime is how long an upload's answer may take once its body
+// arrived: the RPC's own deadline (30 s by default) and the writing.
+const uploadAnswerTime = time.Minute
+
 // Limits bound what one request may cost the gateway. The server-wide read
 // and write timeouts are set on the http.Server; these are the routes that
 // need more.
@@ -39,7 +43,8 @@ type Limits struct {
 	// /v1/consultations/{id}/documents (default DefaultMaxUploadBodyBytes).
 	MaxUploadBodyBytes int64
 	// UploadReadTimeout replaces the server's read timeout for uploads
-	// (default DefaultUploadReadTimeout).
+	// (default DefaultUploadReadTimeout); their write deadline is a minute
+	// later.
 	UploadReadTimeout time.Duration
 	// StreamWriteTimeout replaces the server's write timeout for the open
 	// data downloads (default DefaultStreamWriteTimeout).
@@ -148,9 +153,12 @@ func bounded(next http.Handler, l Limits) http.Handler {
 		case isUpload(r):
 			limit = l.MaxUploadBodyBytes
 			// The server's ReadTimeout is sized for JSON; a position paper
-			// over a slow link needs longer. Errors mean the writer cannot
-			// (a test recorder): the server's timeout then stands.
+			// over a slow link needs longer, and its answer comes after it
+			// (the write deadline runs from the end of the headers). Errors
+			// mean the writer cannot (a test recorder): the server's
+			// timeouts then stand.
 			_ = rc.SetReadDeadline(time.Now().Add(l.UploadReadTimeout))
+			_ = rc.SetWriteDeadline(time.Now().Add(l.UploadReadTimeout + uploadAnswerTime))
 		case isStream(r):
 			_ = rc.SetWriteDeadline(time.Now().Add(l.StreamWriteTimeout))
 		}
