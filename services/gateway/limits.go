@@ -222,6 +222,13 @@ func (t *tooLargeWriter) Write(p []byte) (int, error) {
 	return t.ResponseWriter.Write(p)
 }
 
+// Flush passes on to the connection, unless the answer was replaced.
+func (t *tooLargeWriter) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok && !t.swallowed {
+		f.Flush()
+	}
+}
+
 // Unwrap lets http.ResponseController reach the connection.
 func (t *tooLargeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
