@@ -22,6 +22,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/postgres"
 	"github.com/consulta-platform/consulta/pkg/retention"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
+	"github.com/consulta-platform/consulta/services/gateway"
 	"github.com/consulta-platform/consulta/services/submission"
 	"github.com/consulta-platform/consulta/services/worker"
 )
@@ -49,6 +50,19 @@ func (e *env) duration(key string, def time.Duration) time.Duration {
 		e.errs = append(e.errs, fmt.Sprintf("%s=%q: %v", key, v, err))
 	}
 	return d
+}
+
+// bytes reads a size in bytes (parseBytes: "1MiB", "1048576").
+func (e *env) bytes(key string, def int64) int64 {
+	v, ok := e.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := parseBytes(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Sprintf("%s=%q: %v", key, v, err))
+	}
+	return n
 }
 
 func (e *env) boolean(key string, def bool) bool {
@@ -94,14 +108,16 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			Issuer:   e.str("CONSULTA_JWT_ISSUER", ""),
 			Audience: e.str("CONSULTA_JWT_AUDIENCE", ""),
 		},
-		JobPollInterval:   e.duration("CONSULTA_JOB_POLL_INTERVAL", time.Second),
-		RPCTimeout:        e.duration("CONSULTA_RPC_TIMEOUT", grpcserver.DefaultTimeout),
-		ReconcileInterval: e.duration("CONSULTA_RECONCILE_INTERVAL", worker.DefaultReconcileInterval),
-		OutboxRetention:   e.duration("CONSULTA_OUTBOX_RETENTION", retention.DefaultOutboxRetention),
-		InboxRetention:    e.duration("CONSULTA_INBOX_RETENTION", retention.DefaultInboxRetention),
-		PruneInterval:     e.duration("CONSULTA_PRUNE_INTERVAL", retention.DefaultInterval),
-		PublicURL:         e.str("CONSULTA_PUBLIC_URL", ""),
-		BlobStoreURL:      e.str("CONSULTA_BLOB_STORE_URL", ""),
+		JobPollInterval:       e.duration("CONSULTA_JOB_POLL_INTERVAL", time.Second),
+		RPCTimeout:            e.duration("CONSULTA_RPC_TIMEOUT", grpcserver.DefaultTimeout),
+		ReconcileInterval:     e.duration("CONSULTA_RECONCILE_INTERVAL", worker.DefaultReconcileInterval),
+		OutboxRetention:       e.duration("CONSULTA_OUTBOX_RETENTION", retention.DefaultOutboxRetention),
+		InboxRetention:        e.duration("CONSULTA_INBOX_RETENTION", retention.DefaultInboxRetention),
+		PruneInterval:         e.duration("CONSULTA_PRUNE_INTERVAL", retention.DefaultInterval),
+		PublicURL:             e.str("CONSULTA_PUBLIC_URL", ""),
+		BlobStoreURL:          e.str("CONSULTA_BLOB_STORE_URL", ""),
+		DocumentGrace:         e.duration("CONSULTA_DOCUMENT_GRACE_PERIOD", submission.DefaultDocumentGrace),
+		DocumentSweepInterval: e.duration("CONSULTA_DOCUMENT_SWEEP_INTERVAL", submission.DefaultDocumentSweepInterval),
 		Mail: submission.MailConfig{
 			SMTPURL: e.str("CONSULTA_SMTP_URL", ""),
 			From:    e.str("CONSULTA_MAIL_FROM", ""),
@@ -160,6 +176,28 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			e.errs = append(e.errs, fmt.Sprintf("CONSULTA_MAX_EVENT_BYTES=%q: want a number of bytes, at least 65536", v))
 		}
 		cfg.MaxEventBytes = n
+	}
+	cfg.HTTPTimeouts = platform.HTTPTimeouts{
+		ReadHeader: e.duration("CONSULTA_HTTP_READ_HEADER_TIMEOUT", platform.DefaultHTTPTimeouts.ReadHeader),
+		Read:       e.duration("CONSULTA_HTTP_READ_TIMEOUT", platform.DefaultHTTPTimeouts.Read),
+		Write:      e.duration("CONSULTA_HTTP_WRITE_TIMEOUT", platform.DefaultHTTPTimeouts.Write),
+		Idle:       e.duration("CONSULTA_HTTP_IDLE_TIMEOUT", platform.DefaultHTTPTimeouts.Idle),
+	}
+	cfg.GatewayLimits = gateway.Limits{
+		MaxBodyBytes:       e.bytes("CONSULTA_HTTP_MAX_BODY_BYTES", gateway.DefaultMaxBodyBytes),
+		MaxUploadBodyBytes: e.bytes("CONSULTA_HTTP_MAX_UPLOAD_BODY_BYTES", gateway.DefaultMaxUploadBodyBytes),
+		UploadReadTimeout:  e.duration("CONSULTA_HTTP_UPLOAD_READ_TIMEOUT", gateway.DefaultUploadReadTimeout),
+		StreamWriteTimeout: e.duration("CONSULTA_HTTP_STREAM_WRITE_TIMEOUT", gateway.DefaultStreamWriteTimeout),
+	}
+	for key, d := range map[string]time.Duration{
+		"CONSULTA_HTTP_READ_HEADER_TIMEOUT": cfg.HTTPTimeouts.ReadHeader, "CONSULTA_HTTP_READ_TIMEOUT": cfg.HTTPTimeouts.Read,
+		"CONSULTA_HTTP_WRITE_TIMEOUT": cfg.HTTPTimeouts.Write, "CONSULTA_HTTP_IDLE_TIMEOUT": cfg.HTTPTimeouts.Idle,
+		"CONSULTA_HTTP_UPLOAD_READ_TIMEOUT": cfg.GatewayLimits.UploadReadTimeout, "CONSULTA_HTTP_STREAM_WRITE_TIMEOUT": cfg.GatewayLimits.StreamWriteTimeout,
+		"CONSULTA_DOCUMENT_GRACE_PERIOD": cfg.DocumentGrace, "CONSULTA_DOCUMENT_SWEEP_INTERVAL": cfg.DocumentSweepInterval,
+	} {
+		if d <= 0 {
+			e.errs = append(e.errs, fmt.Sprintf("%s=%s: want a positive duration", key, d))
+		}
 	}
 	lg := &envLog{format: e.str("CONSULTA_LOG_FORMAT", "json"), level: e.str("CONSULTA_LOG_LEVEL", "info")}
 	return cfg, lg, e.err()

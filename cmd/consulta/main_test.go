@@ -144,3 +144,33 @@ func TestTrustedNetworks(t *testing.T) {
 		t.Errorf("bad networks: %v", err)
 	}
 }
+
+// TestEdgeBoundsFromTheEnvironment: the gateway's body limits and timeouts
+// and the document grace period have their documented defaults, are read
+// from the environment, and a bad value is named.
+func TestEdgeBoundsFromTheEnvironment(t *testing.T) {
+	cfg, _, err := platformConfigFromEnv(func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GatewayLimits.MaxBodyBytes != 1<<20 || cfg.GatewayLimits.MaxUploadBodyBytes != 34<<20 ||
+		cfg.HTTPTimeouts.Read != time.Minute || cfg.HTTPTimeouts.Write != 2*time.Minute || cfg.HTTPTimeouts.Idle != 2*time.Minute ||
+		cfg.GatewayLimits.StreamWriteTimeout != 30*time.Minute || cfg.DocumentGrace != 24*time.Hour {
+		t.Errorf("defaults: %+v %+v grace %s", cfg.GatewayLimits, cfg.HTTPTimeouts, cfg.DocumentGrace)
+	}
+	set := map[string]string{"CONSULTA_HTTP_MAX_BODY_BYTES": "2MiB", "CONSULTA_HTTP_WRITE_TIMEOUT": "45s", "CONSULTA_DOCUMENT_GRACE_PERIOD": "48h"}
+	cfg, _, err = platformConfigFromEnv(func(k string) (string, bool) { v, ok := set[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GatewayLimits.MaxBodyBytes != 2<<20 || cfg.HTTPTimeouts.Write != 45*time.Second || cfg.DocumentGrace != 48*time.Hour {
+		t.Errorf("set: %+v %+v grace %s", cfg.GatewayLimits, cfg.HTTPTimeouts, cfg.DocumentGrace)
+	}
+	bad := map[string]string{"CONSULTA_HTTP_MAX_UPLOAD_BODY_BYTES": "big", "CONSULTA_HTTP_IDLE_TIMEOUT": "-1s", "CONSULTA_DOCUMENT_SWEEP_INTERVAL": "0s"}
+	_, _, err = platformConfigFromEnv(func(k string) (string, bool) { v, ok := bad[k]; return v, ok })
+	for k := range bad {
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("error %v does not name %s", err, k)
+		}
+	}
+}

@@ -13,7 +13,14 @@
 //     the last 1024 bytes. ISO 32000 puts the header at the start of the
 //     file; some readers tolerate up to 1024 bytes of junk before it, but an
 //     upload has no reason to carry any. The end marker catches truncated
-//     uploads. A header found after junk is reported as such.
+//     uploads. A header found after junk is reported as such. Beyond the
+//     markers, the structure every PDF writer produces: after the header and
+//     comment lines, the body starts with an object ("1 0 obj"; an
+//     executable wrapped in the markers is named as such); "startxref" in
+//     the last 4 KiB gives an offset inside the file where a cross-reference
+//     table ("xref", preceded by an object's "endobj", with a "trailer"
+//     before startxref) or a cross-reference stream (an object with
+//     /XRef, whose "endobj" precedes startxref) begins.
 //   - ODT: a ZIP archive that starts with a local file header for an
 //     uncompressed entry named "mimetype", which is also the first entry of
 //     the central directory, whose content is exactly
@@ -26,6 +33,8 @@
 //     documents (DOCM, or any archive holding a vbaProject.bin) and templates
 //     are refused.
 //
+// Archives with an entry whose name is absolute, holds "..", a backslash or
+// a drive letter are refused whatever GODEBUG's zipinsecurepath says.
 // Archives with an encrypted entry, broken or truncated archives, and every
 // other format are refused with an error that wraps ErrUnsupported and says
 // what was found.
@@ -40,6 +49,10 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -111,6 +124,9 @@ const (
 	headLen = 1024
 	// pdfTrailerLen is how far from the end "%%EOF" may be.
 	pdfTrailerLen = 1024
+	// pdfTailLen is how much of the end Sniff reads for the trailer and
+	// startxref.
+	pdfTailLen = 4096
 	// maxSmallEntry bounds the bytes read from [Content_Types].xml and
 	// META-INF/manifest.xml, once decompressed.
 	maxSmallEntry = 1 << 20
@@ -200,14 +216,109 @@ func sniffPDF(r io.ReaderAt, size int64, head []byte) (Type, error) {
 	if len(v) < 3 || (v[0] != '1' && v[0] != '2') || v[1] != '.' || v[2] < '0' || v[2] > '9' {
 		return "", unsupported("a PDF header without a valid version")
 	}
-	tail, err := readAt(r, size-min(size, pdfTrailerLen), min(size, pdfTrailerLen))
+	tail, err := readAt(r, size-min(size, pdfTailLen), min(size, pdfTailLen))
 	if err != nil {
 		return "", err
 	}
-	if !bytes.Contains(tail, []byte("%%EOF")) {
+	if !bytes.Contains(tail[max(0, len(tail)-pdfTrailerLen):], []byte("%%EOF")) {
 		return "", unsupported("a truncated PDF (no %%%%EOF marker near the end)")
 	}
+	// The body starts, after the header and comment lines, with an object
+	// ("1 0 obj"): anything else (an executable wrapped in the markers,
+	// most often) is not a PDF.
+	body := skipPDFComments(head)
+	if exe := executable(body); exe != "" {
+		return "", unsupported("%s wrapped in PDF markers", exe)
+	}
+	if !pdfObjectStart.Match(body) {
+		return "", unsupported("a PDF whose body does not start with an object")
+	}
+	// startxref (ISO 32000-1, 7.5.5) gives the offset of the last
+	// cross-reference section: a table ("xref", followed by a trailer) or a
+	// cross-reference stream (an object of type XRef). It must point inside
+	// the file, after the header, at one of them.
+	i := bytes.LastIndex(tail, []byte("startxref"))
+	if i < 0 {
+		return "", unsupported("a PDF without startxref")
+	}
+	m := pdfStartXref.FindSubmatch(tail[i:])
+	if m == nil {
+		return "", unsupported("a PDF whose startxref gives no offset")
+	}
+	off, err := strconv.ParseInt(string(m[1]), 10, 64)
+	if err != nil || off < int64(len(sigPDF)) || off >= size-int64(len(tail)-i) {
+		return "", unsupported("a PDF whose startxref points outside the file")
+	}
+	at, err := readAt(r, off, min(size-off, 1024))
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case bytes.HasPrefix(at, []byte("xref")):
+		// A table: a trailer dictionary follows it, before startxref, and
+		// the object before it ends with endobj.
+		if !bytes.Contains(tail[:i], []byte("trailer")) {
+			return "", unsupported("a PDF with a cross-reference table but no trailer")
+		}
+		before, err := readAt(r, max(0, off-64), min(off, 64))
+		if err != nil {
+			return "", err
+		}
+		if !bytes.HasSuffix(bytes.TrimRight(before, " \t\r\n\f\x00"), []byte("endobj")) {
+			return "", unsupported("a PDF whose cross-reference table follows no object")
+		}
+	case pdfObjectStart.Match(at):
+		// A cross-reference stream: an object of type XRef that ends
+		// before startxref.
+		if !bytes.Contains(at, []byte("/XRef")) || !bytes.Contains(tail[:i], []byte("endobj")) {
+			return "", unsupported("a PDF whose startxref points at an object that is not a cross-reference stream")
+		}
+	default:
+		return "", unsupported("a PDF whose startxref points at no cross-reference section")
+	}
 	return PDF, nil
+}
+
+var (
+	// pdfObjectStart is an indirect object's start: "12 0 obj".
+	pdfObjectStart = regexp.MustCompile(`^[0-9]{1,10}[ \t\r\n\f\x00]+[0-9]{1,5}[ \t\r\n\f\x00]+obj\b`)
+	// pdfStartXref is "startxref", end of line, and the offset.
+	pdfStartXref = regexp.MustCompile(`^startxref[ \t\r\n\f\x00]+([0-9]{1,19})`)
+)
+
+// skipPDFComments returns head after its first line (the header) and the
+// comment lines that follow (the binary marker "%âãÏÓ", mostly) and blanks.
+func skipPDFComments(head []byte) []byte {
+	rest := head
+	for first := true; ; first = false {
+		if !first {
+			rest = bytes.TrimLeft(rest, " \t\r\n\f\x00")
+			if len(rest) == 0 || rest[0] != '%' {
+				return rest
+			}
+		}
+		j := bytes.IndexAny(rest, "\r\n")
+		if j < 0 {
+			return nil
+		}
+		rest = rest[j:]
+	}
+}
+
+// executable names the executable format that b starts with, or "".
+func executable(b []byte) string {
+	has := func(s string) bool { return bytes.HasPrefix(b, []byte(s)) }
+	switch {
+	case has("\x7fELF"):
+		return "an ELF executable"
+	case has("MZ"):
+		return "a Windows executable"
+	case has("\xfe\xed\xfa\xce"), has("\xfe\xed\xfa\xcf"), has("\xce\xfa\xed\xfe"), has("\xcf\xfa\xed\xfe"), has("\xca\xfe\xba\xbe"):
+		return "a Mach-O executable"
+	case has("#!"):
+		return "a script"
+	}
+	return ""
 }
 
 // Local file header layout (APPNOTE 4.3.7).
@@ -233,6 +344,11 @@ func sniffZIP(r io.ReaderAt, size int64, head []byte) (Type, error) {
 		return "", unsupported("an empty ZIP archive")
 	}
 	for _, f := range zr.File {
+		// archive/zip checks names only when GODEBUG=zipinsecurepath=0,
+		// which is not the default: check them here, whatever GODEBUG says.
+		if !safeEntryName(f.Name) {
+			return "", unsupported("a ZIP archive with unsafe entry names")
+		}
 		if f.Flags&flagEncrypted != 0 {
 			return "", unsupported("an encrypted ZIP archive")
 		}
@@ -241,6 +357,16 @@ func sniffZIP(r io.ReaderAt, size int64, head []byte) (Type, error) {
 		return sniffODF(zr, head)
 	}
 	return sniffOOXML(zr)
+}
+
+// safeEntryName says whether a ZIP entry name stays inside the directory it
+// would be extracted to, on any system: relative, without ".." elements,
+// backslashes or a drive letter. Office documents use plain relative names.
+func safeEntryName(name string) bool {
+	if name == "" || strings.ContainsAny(name, "\\\x00") || (len(name) >= 2 && name[1] == ':') {
+		return false
+	}
+	return filepath.IsLocal(name) && !slices.Contains(strings.Split(name, "/"), "..")
 }
 
 // odfKinds names the OpenDocument and related formats that use a mimetype

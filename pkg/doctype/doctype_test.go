@@ -469,3 +469,117 @@ func TestUnknownType(t *testing.T) {
 		t.Fatal("an unknown Type has a media type or extension")
 	}
 }
+
+// buildPDFXRefStream writes a small PDF 1.5 whose cross-reference section is
+// a stream (as LibreOffice and most current writers produce), uncompressed.
+func buildPDFXRefStream(t testing.TB) []byte {
+	t.Helper()
+	objects := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+	offsets := make([]int, 0, len(objects)+1)
+	for i, o := range objects {
+		offsets = append(offsets, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	offsets = append(offsets, xref)
+	// Entries of 1 + 4 + 2 bytes: type, offset, generation.
+	var data bytes.Buffer
+	data.Write([]byte{0, 0, 0, 0, 0, 0xff, 0xff})
+	for _, off := range offsets {
+		data.Write([]byte{1, byte(off >> 24), byte(off >> 16), byte(off >> 8), byte(off), 0, 0})
+	}
+	fmt.Fprintf(&b, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n",
+		len(objects)+1, len(objects)+2, data.Len())
+	b.Write(data.Bytes())
+	fmt.Fprintf(&b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", xref)
+	return b.Bytes()
+}
+
+// TestPDFStructure: a PDF is recognised by its structure, not only by the
+// markers at its ends, so that an executable wrapped in "%PDF-" and "%%EOF"
+// is refused; PDFs with a cross-reference table or stream pass.
+func TestPDFStructure(t *testing.T) {
+	pdf := buildPDF(t)
+	for _, ok := range []struct {
+		name string
+		data []byte
+	}{
+		{"a cross-reference table", pdf},
+		{"a cross-reference stream", buildPDFXRefStream(t)},
+		{"an incremental update after the first trailer", append(append([]byte{}, pdf...), incrementalUpdate(len(pdf))...)},
+	} {
+		if got, err := sniffBytes(ok.data); err != nil || got != PDF {
+			t.Errorf("%s: got %q, %v; want a PDF", ok.name, got, err)
+		}
+	}
+	xrefAt := bytes.LastIndex(pdf, []byte("xref\n0 "))
+	elf := append([]byte("\x7fELF\x02\x01\x01\x00"), make([]byte, 4096)...)
+	for _, bad := range []struct {
+		name, data, found string
+	}{
+		{"an ELF wrapped in the markers", "%PDF-1.7\n" + string(elf) + "\n%%EOF\n", "an ELF executable wrapped in PDF markers"},
+		{"an ELF after a comment line", "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + string(elf) + "\nstartxref\n9\n%%EOF\n", "an ELF executable wrapped in PDF markers"},
+		{"a Windows executable wrapped", "%PDF-1.4\nMZ\x90\x00" + string(make([]byte, 200)) + "\n%%EOF\n", "a Windows executable wrapped in PDF markers"},
+		{"the markers and text", "%PDF-1.7\nhello\n%%EOF\n", "a PDF whose body does not start with an object"},
+		{"the markers and an object", "%PDF-1.7\n1 0 obj\n<< >>\nendobj\n%%EOF\n", "a PDF without startxref"},
+		{"startxref past the end", strings.Replace(string(pdf), fmt.Sprintf("startxref\n%d", xrefAt), "startxref\n99999999", 1),
+			"a PDF whose startxref points outside the file"},
+		{"startxref into an object", strings.Replace(string(pdf), fmt.Sprintf("startxref\n%d", xrefAt), "startxref\n20", 1),
+			"a PDF whose startxref points at no cross-reference section"},
+		{"a table without trailer", strings.Replace(string(pdf), "trailer", "tr4iler", 1), "a PDF with a cross-reference table but no trailer"},
+	} {
+		got, err := sniffBytes([]byte(bad.data))
+		var u *UnsupportedError
+		if !errors.As(err, &u) || u.Found != bad.found {
+			t.Errorf("%s: got %q, %v; want refused as %q", bad.name, got, err, bad.found)
+		}
+	}
+}
+
+// incrementalUpdate is an update appended to a PDF of size n: one changed
+// object, its cross-reference table and a trailer pointing back.
+func incrementalUpdate(n int) []byte {
+	var b bytes.Buffer
+	obj := n
+	b.WriteString("3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>\nendobj\n")
+	xref := n + b.Len()
+	fmt.Fprintf(&b, "xref\n3 1\n%010d 00000 n \ntrailer\n<< /Size 6 /Root 1 0 R /Prev 0 >>\nstartxref\n%d\n%%%%EOF\n", obj, xref)
+	return b.Bytes()
+}
+
+// TestZIPEntryNamesAreChecked: an archive with an entry that would escape
+// the directory it is extracted to is refused, whatever GODEBUG's
+// zipinsecurepath says (archive/zip checks only when it is 0, and the
+// default is 1).
+func TestZIPEntryNamesAreChecked(t *testing.T) {
+	for _, godebug := range []string{"zipinsecurepath=1", "zipinsecurepath=0"} {
+		t.Setenv("GODEBUG", godebug)
+		for _, name := range []string{"../evil", "word/../../evil", "/etc/evil", `..\evil`, `word\..\..\evil`, "C:/evil", "C:evil"} {
+			data := buildZIP(t,
+				entry{name: "[Content_Types].xml", body: contentTypesXML("/word/document.xml", ctDOCX), method: zip.Deflate},
+				entry{name: "word/document.xml", body: "<w:document/>", method: zip.Deflate},
+				entry{name: name, body: "#!/bin/sh\n", method: zip.Deflate},
+			)
+			got, err := sniffBytes(data)
+			var u *UnsupportedError
+			if !errors.As(err, &u) || u.Found != "a ZIP archive with unsafe entry names" {
+				t.Errorf("%s, entry %q: got %q, %v; want refused for its entry names", godebug, name, got, err)
+			}
+		}
+	}
+	// The same archive with plain names is a DOCX: the names are the reason.
+	data := buildZIP(t,
+		entry{name: "[Content_Types].xml", body: contentTypesXML("/word/document.xml", ctDOCX), method: zip.Deflate},
+		entry{name: "word/document.xml", body: "<w:document/>", method: zip.Deflate},
+		entry{name: "word/evil", body: "#!/bin/sh\n", method: zip.Deflate},
+	)
+	if got, err := sniffBytes(data); err != nil || got != DOCX {
+		t.Errorf("plain names: got %q, %v; want a DOCX", got, err)
+	}
+}

@@ -49,6 +49,9 @@ type Config struct {
 	// gateway whose X-Forwarded-For hops are believed (none: the client is
 	// always the connection's peer). See clientaddr.Proxies.
 	TrustedProxies []netip.Prefix
+	// Limits bound request bodies per route, and the deadlines of the
+	// routes that need longer than the server's timeouts.
+	Limits Limits
 }
 
 // New builds the HTTP handler.
@@ -97,7 +100,9 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 			_, _ = w.Write(jwks)
 		})
 	}
-	return clientaddr.NewProxies(cfg.TrustedProxies).Handler(root), nil
+	// The client's address is settled first (forwarding headers from
+	// untrusted hops are dropped), then bodies are bounded per route.
+	return clientaddr.NewProxies(cfg.TrustedProxies).Handler(bounded(root, cfg.Limits)), nil
 }
 
 // errorHandler is grpc-gateway's, plus a Retry-After header on answers a

@@ -45,6 +45,12 @@ const (
 	ErasuresConsumer = "submission-erasures"
 )
 
+// Defaults of the sweeper of uploaded documents that no submission names.
+const (
+	DefaultDocumentGrace         = app.DefaultDocumentGrace
+	DefaultDocumentSweepInterval = app.DefaultDocumentSweepInterval
+)
+
 // Types of Deps, from the service's internals.
 type (
 	// BlobStore stores uploaded documents (pkg/blobstore implements it).
@@ -91,6 +97,11 @@ type Deps struct {
 	// ExpiryInterval is how often unconfirmed submissions are expired
 	// (default 1 minute).
 	ExpiryInterval time.Duration
+	// DocumentGrace is how long an uploaded document waits for a
+	// submission to name it before it is deleted (default 24h), and
+	// DocumentSweepInterval the time between two sweeps (default 10m).
+	DocumentGrace         time.Duration
+	DocumentSweepInterval time.Duration
 	// Registerer receives the service's metrics; may be nil.
 	Registerer prometheus.Registerer
 	// Source reads a consultation or a thematic area from the consultation
@@ -119,10 +130,13 @@ func New(d Deps) (*Service, error) {
 	if d.ExpiryInterval <= 0 {
 		d.ExpiryInterval = time.Minute
 	}
+	if d.DocumentSweepInterval <= 0 {
+		d.DocumentSweepInterval = app.DefaultDocumentSweepInterval
+	}
 	st := store.New(d.Pool)
 	a := app.New(st, app.Config{
 		Signer: signer, Now: d.Now, PublicURL: d.PublicURL, Detector: d.Detector, Limiter: d.Limiter, Limits: d.Limits, Blobs: d.Blobs,
-		Source: d.Source,
+		Source: d.Source, DocumentGrace: d.DocumentGrace,
 	})
 	m, err := mailer.New(d.Pool, d.Mail, d.Logger.With("component", "mailer"))
 	if err != nil {
@@ -151,7 +165,8 @@ func RegisterGateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.Clie
 }
 
 // Background is the service's background work: the outbox relay; the
-// mailer; the sweeper that expires unconfirmed submissions; the consumers
+// mailer; the sweeper that expires unconfirmed submissions; the sweeper that
+// deletes uploaded documents no submission named in time; the consumers
 // that keep the read models of consultations and of reference data
 // (countries' regions, thematic areas' co-leads, stakeholder types)
 // current; the consumer that erases erased submissions' messages from the
@@ -162,6 +177,9 @@ func (s *Service) Background() []background.Part {
 		{Name: "submission mailer", Stage: background.Consumers, Run: s.mailer.Run},
 		{Name: "submission expiry", Stage: background.Consumers, Run: func(ctx context.Context) error {
 			return s.app.RunExpiry(ctx, s.deps.Logger.With("component", "expiry"), s.deps.ExpiryInterval)
+		}},
+		{Name: "submission document sweeper", Stage: background.Consumers, Run: func(ctx context.Context) error {
+			return s.app.RunDocumentSweeper(ctx, s.deps.Logger.With("component", "document sweeper"), s.deps.DocumentSweepInterval)
 		}},
 		{Name: ConsultationsConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
 			return consumer.Run(ctx, consumer.Config{

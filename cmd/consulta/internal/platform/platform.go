@@ -98,6 +98,11 @@ type Config struct {
 	// RPCTimeout is the deadline of a gRPC call (and so of a REST call)
 	// whose caller set none; 0 means grpcserver.DefaultTimeout.
 	RPCTimeout time.Duration
+	// HTTPTimeouts bound the gateway's connections (defaults
+	// DefaultHTTPTimeouts); GatewayLimits bound request bodies per route
+	// and the routes that need longer (defaults in services/gateway).
+	HTTPTimeouts  HTTPTimeouts
+	GatewayLimits gateway.Limits
 
 	Auth auth.VerifierConfig
 	// DevJWKS is served by the gateway in development only.
@@ -145,6 +150,11 @@ type Config struct {
 	// BlobStoreURL says where position papers go: file:///dir or
 	// s3://bucket?endpoint=...; empty refuses uploads.
 	BlobStoreURL string
+	// DocumentGrace and DocumentSweepInterval: how long an uploaded
+	// document waits for a submission to name it before it is deleted, and
+	// how often the sweeper looks (defaults in the submission service).
+	DocumentGrace         time.Duration
+	DocumentSweepInterval time.Duration
 	// DisableRateLimits turns the per-IP and per-email limits off (tests).
 	DisableRateLimits bool
 	// RateLimits replaces the default limits on submissions; a zero limit
@@ -375,6 +385,7 @@ func (p *Platform) buildSubmission(ctx context.Context, js jetstream.JetStream, 
 	d := submission.Deps{
 		Pool: p.pool, JetStream: js, Logger: p.log.With("service", submission.Name), Now: p.cfg.Now, Registerer: reg,
 		SigningKey: p.cfg.SigningKey, PublicURL: p.cfg.PublicURL, Mail: p.cfg.Mail, Limits: p.cfg.RateLimits,
+		DocumentGrace: p.cfg.DocumentGrace, DocumentSweepInterval: p.cfg.DocumentSweepInterval,
 	}
 	if p.cfg.BlobStoreURL != "" {
 		blobs, err := blobstore.FromURL(ctx, p.cfg.BlobStoreURL)
@@ -497,15 +508,48 @@ func (p *Platform) buildGateway(ctx context.Context) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	h, err := gateway.New(ctx, gateway.Config{Upstreams: ups, Logger: p.log, DevJWKS: p.cfg.DevJWKS,
-		TrustedProxies: p.cfg.TrustedProxies})
+		TrustedProxies: p.cfg.TrustedProxies, Limits: p.cfg.GatewayLimits})
 	if err != nil {
 		return err
 	}
 	if p.httpLn, err = net.Listen("tcp", p.cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("HTTP listen %s: %w", p.cfg.HTTPAddr, err)
 	}
-	p.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	t := p.cfg.HTTPTimeouts.withDefaults()
+	p.http = &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
+		WriteTimeout: t.Write, IdleTimeout: t.Idle}
 	return nil
+}
+
+// HTTPTimeouts bound the time a client may hold a connection of the
+// gateway: a client that sends or reads slowly, on purpose or not, holds
+// memory and a file descriptor. Uploads and streamed downloads have their
+// own, longer deadlines (gateway.Limits).
+type HTTPTimeouts struct {
+	// ReadHeader: from the connection's request to the end of its headers.
+	ReadHeader time.Duration
+	// Read: to the end of the request's body.
+	Read time.Duration
+	// Write: from the end of the request's headers to the end of the
+	// response.
+	Write time.Duration
+	// Idle: how long a kept-alive connection waits for its next request.
+	Idle time.Duration
+}
+
+// DefaultHTTPTimeouts: a JSON body (at most 1 MiB) arrives within Read over
+// a 256 kbit/s link, and Write leaves room for an RPC's own deadline
+// (CONSULTA_RPC_TIMEOUT, 30 s) and the response.
+var DefaultHTTPTimeouts = HTTPTimeouts{ReadHeader: 10 * time.Second, Read: time.Minute, Write: 2 * time.Minute, Idle: 2 * time.Minute}
+
+func (t HTTPTimeouts) withDefaults() HTTPTimeouts {
+	d := DefaultHTTPTimeouts
+	for _, f := range []struct{ v, def *time.Duration }{{&t.ReadHeader, &d.ReadHeader}, {&t.Read, &d.Read}, {&t.Write, &d.Write}, {&t.Idle, &d.Idle}} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	return t
 }
 
 // GRPCAddr is the address of the gRPC server, or "" when none runs.

@@ -423,10 +423,10 @@ func TestPositionPapers(t *testing.T) {
 	h := startPlatform(t)
 	id := openConsultationWith(t, h, func(r *consultationv1.CreateConsultationRequest) {
 		r.Questions = append(r.Questions, &consultationv1.Question{Id: "paper", Text: es("Documento"),
-			Kind: &consultationv1.Question_FileQuestion{FileQuestion: &consultationv1.FileQuestion{MaxBytes: 400}}})
+			Kind: &consultationv1.Question_FileQuestion{FileQuestion: &consultationv1.FileQuestion{MaxBytes: 1000}}})
 	})
 	ss := submissionv1.NewSubmissionServiceClient(h.grpcConn)
-	pdf := []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+	pdf := testPDF("Posición", 0)
 	up, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: pdf})
 	if err != nil {
 		t.Fatalf("upload a PDF: %v", err)
@@ -435,7 +435,7 @@ func TestPositionPapers(t *testing.T) {
 		t.Errorf("upload: %+v", up)
 	}
 	// A paper of 20 MiB fits in one message; one over 25 MiB is refused by size.
-	large := append(append([]byte("%PDF-1.4\n"), make([]byte, 20<<20)...), []byte("\n%%EOF\n")...)
+	large := testPDF("Posición", 20<<20)
 	if _, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: large}); err != nil {
 		t.Errorf("upload 20 MiB: %v", err)
 	}
@@ -464,12 +464,12 @@ func TestPositionPapers(t *testing.T) {
 	if err := submit(strings.Repeat("a", 64)); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "answers[1].file.blob_id") {
 		t.Errorf("a paper that was never uploaded: %v", err)
 	}
-	big := append(append([]byte{}, pdf[:len(pdf)-6]...), []byte(strings.Repeat(" ", 400)+"\n%%EOF\n")...)
+	big := testPDF("Posición", 1000)
 	upBig, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: big})
 	if err != nil {
 		t.Fatalf("upload a larger PDF: %v", err)
 	}
-	if err := submit(upBig.GetFile().GetBlobId()); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "at most 400") {
+	if err := submit(upBig.GetFile().GetBlobId()); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "at most 1000") {
 		t.Errorf("a paper over the question's limit: %v", err)
 	}
 }
@@ -484,7 +484,7 @@ func TestErasureRemovesAnIndividualsPaper(t *testing.T) {
 			Kind: &consultationv1.Question_FileQuestion{FileQuestion: &consultationv1.FileQuestion{MaxBytes: 1 << 20}}})
 	})
 	ss := submissionv1.NewSubmissionServiceClient(h.grpcConn)
-	pdf := []byte("%PDF-1.7\nMi documento personal.\n%%EOF\n")
+	pdf := testPDF("Mi documento personal.", 0)
 	up, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: pdf})
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,9 @@ type Limit struct {
 var (
 	LimitPerIP    = Limit{Name: "submissions per IP address", Rate: 30, Per: time.Hour, Burst: 10}
 	LimitPerEmail = Limit{Name: "submissions per email address", Rate: 10, Per: time.Hour, Burst: 5}
+	// LimitUploadsPerIP bounds anonymous uploads from one address: a
+	// respondent attaches a paper or two, and re-uploads after a mistake.
+	LimitUploadsPerIP = Limit{Name: "uploads per IP address", Rate: 20, Per: time.Hour, Burst: 5}
 )
 
 // Limits are the rate limits on creating submissions.
@@ -57,7 +60,7 @@ type Config struct {
 	// Detector detects the language of a submission that does not declare
 	// one; nil means the consultation's first language.
 	Detector LanguageDetector
-	// Limiter enforces Limits; nil means no limits.
+	// Limiter enforces Limits and LimitUploadsPerIP; nil means no limits.
 	Limiter RateLimiter
 	// Limits are the limits Limiter enforces; a zero Limit means its
 	// default (LimitPerIP, LimitPerEmail).
@@ -66,6 +69,10 @@ type Config struct {
 	Blobs BlobStore
 	// MaxDocumentBytes caps an upload (default 25 MiB).
 	MaxDocumentBytes int64
+	// DocumentGrace is how long an uploaded document waits for a
+	// submission to name it before the sweeper deletes it (default
+	// DefaultDocumentGrace).
+	DocumentGrace time.Duration
 	// Source reads from the consultation service when the read models lag
 	// behind it; nil means the read models answer alone.
 	Source ConsultationSource
@@ -93,6 +100,9 @@ func New(st *store.Store, cfg Config) *App {
 	}
 	if cfg.MaxDocumentBytes <= 0 {
 		cfg.MaxDocumentBytes = 25 << 20
+	}
+	if cfg.DocumentGrace <= 0 {
+		cfg.DocumentGrace = DefaultDocumentGrace
 	}
 	return &App{store: st, cfg: cfg}
 }

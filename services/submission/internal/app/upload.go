@@ -21,9 +21,17 @@ type BlobStore interface {
 
 // Upload stores a position paper for a consultation that takes submissions.
 // The type is recognised by the content (PDF, ODT or DOCX), never by a name.
-func (a *App) Upload(ctx context.Context, consultationID string, content []byte) (store.Document, error) {
+// Uploads are anonymous, so they are limited per client address (clientIP,
+// as for Submit); a document no submission refers to is deleted after a
+// grace period (SweepDocuments).
+func (a *App) Upload(ctx context.Context, consultationID string, content []byte, clientIP string) (store.Document, error) {
 	if a.cfg.Blobs == nil {
 		return store.Document{}, apperr.FailedPrecondition("content", "this service stores no documents (no blob store configured)")
+	}
+	if a.cfg.Limiter != nil && clientIP != "" {
+		if err := a.cfg.Limiter.Allow(ctx, LimitUploadsPerIP, clientIP); err != nil {
+			return store.Document{}, err
+		}
 	}
 	if int64(len(content)) > a.cfg.MaxDocumentBytes {
 		return store.Document{}, apperr.Invalid("content", "the document has %d bytes; the limit is %d", len(content), a.cfg.MaxDocumentBytes)
@@ -47,7 +55,8 @@ func (a *App) Upload(ctx context.Context, consultationID string, content []byte)
 	if err != nil {
 		return store.Document{}, err
 	}
-	doc := store.Document{Key: blob.Key, ConsultationID: consultationID, MediaType: blob.MediaType, SHA256: blob.SHA256, Size: blob.Size}
+	doc := store.Document{Key: blob.Key, ConsultationID: consultationID, MediaType: blob.MediaType, SHA256: blob.SHA256, Size: blob.Size,
+		CreatedAt: a.clock()}
 	return doc, a.store.AddDocument(ctx, doc)
 }
 

@@ -199,7 +199,7 @@ func (s *Server) VerifyReceipt(ctx context.Context, r *submissionv1.VerifyReceip
 
 // UploadDocument implements the RPC.
 func (s *Server) UploadDocument(ctx context.Context, r *submissionv1.UploadDocumentRequest) (*submissionv1.UploadDocumentResponse, error) {
-	doc, err := s.app.Upload(ctx, r.GetConsultationId(), r.GetContent())
+	doc, err := s.app.Upload(ctx, r.GetConsultationId(), r.GetContent(), clientIP(ctx))
 	if err != nil {
 		return nil, err
 	}

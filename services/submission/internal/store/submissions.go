@@ -120,6 +120,9 @@ func (s *Store) CreateSubmission(ctx context.Context, sub domain.Submission, ch 
 // receipt, its events and its mail.
 func (s *Store) record(ctx context.Context, tx pgx.Tx, sub *domain.Submission, ch Change) error {
 	if ch.NewVersion {
+		if err := lockDocuments(ctx, tx, sub); err != nil {
+			return err
+		}
 		v := domain.VersionContent{
 			ConsultationID: sub.ConsultationID, SubmissionID: sub.ID, Version: sub.Version, Respondent: sub.Respondent,
 			Language: sub.Language, Answers: sub.Answers, Publication: sub.Publication, Withdrawn: ch.Withdrawn,
@@ -427,13 +430,18 @@ func (n nullableVersion) content(r *domain.Receipt) (domain.VersionContent, erro
 type Document struct {
 	Key, ConsultationID, MediaType, SHA256 string
 	Size                                   int64
+	// CreatedAt is when it was uploaded (the last time, for content
+	// uploaded again): its grace period runs from then.
+	CreatedAt time.Time
 }
 
 // AddDocument records an uploaded document; uploading the same content
-// twice records it once.
+// twice records it once, and starts its grace period again.
 func (s *Store) AddDocument(ctx context.Context, d Document) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO submission.documents (blob_key, consultation_id, media_type, size_bytes, sha256)
-		VALUES ($1,$2,$3,$4,$5) ON CONFLICT (blob_key) DO NOTHING`, d.Key, d.ConsultationID, d.MediaType, d.Size, d.SHA256)
+	_, err := s.pool.Exec(ctx, `INSERT INTO submission.documents (blob_key, consultation_id, media_type, size_bytes, sha256, created_at)
+		VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (blob_key) DO UPDATE
+		SET created_at = greatest(submission.documents.created_at, EXCLUDED.created_at)`,
+		d.Key, d.ConsultationID, d.MediaType, d.Size, d.SHA256, d.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("record document %s: %w", d.Key, err)
 	}
