@@ -45,9 +45,11 @@ type Config struct {
 	DevJWKS []byte
 }
 
-// New builds the HTTP handler.
+// New builds the HTTP handler. Every response carries the security headers
+// of secureHeaders, and none carries the services' gRPC metadata.
 func New(ctx context.Context, cfg Config) (http.Handler, error) {
-	mux := runtime.NewServeMux(runtime.WithErrorHandler(errorHandler))
+	mux := runtime.NewServeMux(runtime.WithErrorHandler(errorHandler),
+		runtime.WithOutgoingHeaderMatcher(dropMetadata), runtime.WithOutgoingTrailerMatcher(dropMetadata))
 	regs := []struct {
 		name string
 		conn *grpc.ClientConn
@@ -88,7 +90,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 			_, _ = w.Write(jwks)
 		})
 	}
-	return root, nil
+	return secureHeaders(root), nil
 }
 
 // errorHandler is grpc-gateway's, plus a Retry-After header on answers a

@@ -240,3 +240,76 @@ func TestOpenDataCSVInjection(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityHeaders: every response says nosniff and may not be framed;
+// personal data (submissions, exports, personal-data routes, anything asked
+// with a token, every write) is no-store while public pages may be cached;
+// the confirmation page has an HTML policy and escapes what it shows; no
+// response, success or error, carries the services' gRPC metadata.
+func TestSecurityHeaders(t *testing.T) {
+	e := startEdge(t)
+	created := e.submit(t, "Uni Sur", "Abierto.")
+	token, err := e.key.Mint(auth.Principal{Subject: "researcher", Role: auth.RoleStakeholder}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := "/v1/submissions/" + created.GetSubmission().GetId()
+	receipt := "/v1/receipts/" + created.GetSubmission().GetReceipt().GetReceiptId()
+	cases := []struct {
+		method, path string
+		body         any
+		headers      []string
+		noStore      bool
+	}{
+		{"GET", "/healthz", nil, nil, false},
+		{"GET", "/openapi.json", nil, nil, false},
+		{"GET", receipt, nil, nil, false},
+		{"GET", receipt, nil, []string{"Authorization", "Bearer " + token}, true},
+		{"GET", sub, nil, nil, true},
+		{"GET", sub, nil, []string{"Grpc-Metadata-X-Edit-Secret", created.GetEditSecret()}, true},
+		{"GET", "/v1/submissions/" + uuid.Must(uuid.NewV7()).String(), nil, nil, true}, // 404
+		{"GET", "/v1/consultations/" + e.consultation + "/submissions", nil, nil, true},
+		{"GET", "/v1/consultations/" + e.consultation + "/open-data.csv", nil, nil, true},
+		{"GET", "/v1/consultations/" + e.consultation + "/open-data.ndjson", nil, nil, true},
+		{"POST", "/v1/consultations/" + e.consultation + "/submissions", map[string]any{
+			"respondent": map[string]any{"stakeholderType": "academia", "country": "CL"},
+			"answers":    []map[string]any{{"questionId": "vision", "text": "Por REST."}},
+		}, []string{"Content-Type", "application/json", "TE", "trailers"}, true},
+		{"POST", "/v1/personal-data:export", map[string]any{"email": "a@example.org"}, nil, true}, // 401
+		{"GET", "/confirm?token=x", nil, nil, true},
+	}
+	for _, c := range cases {
+		resp, body := e.do(t, c.method, c.path, c.body, c.headers...)
+		name := fmt.Sprintf("%s %s (%d)", c.method, c.path, resp.StatusCode)
+		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q", name, got)
+		}
+		if got := resp.Header.Get("X-Frame-Options"); got != "DENY" {
+			t.Errorf("%s: X-Frame-Options %q", name, got)
+		}
+		if got := resp.Header.Get("Content-Security-Policy"); !strings.Contains(got, "default-src 'none'") ||
+			!strings.Contains(got, "frame-ancestors 'none'") {
+			t.Errorf("%s: Content-Security-Policy %q", name, got)
+		}
+		if got := resp.Header.Get("Cache-Control") == "no-store"; got != c.noStore {
+			t.Errorf("%s: Cache-Control %q, want no-store: %v", name, resp.Header.Get("Cache-Control"), c.noStore)
+		}
+		for _, hs := range []http.Header{resp.Header, resp.Trailer} {
+			for k := range hs {
+				if strings.HasPrefix(strings.ToLower(k), "grpc-") {
+					t.Errorf("%s: internal header %s: %v (body %s)", name, k, hs[k], body)
+				}
+			}
+		}
+	}
+
+	// The confirmation page: an HTML policy, and what it shows escaped.
+	resp, body := e.do(t, "GET", "/confirm?token=%3Cscript%3Ealert(1)%3C%2Fscript%3E", nil)
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Security-Policy") != htmlCSP ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("confirm page: %d %v", resp.StatusCode, resp.Header)
+	}
+	if strings.Contains(body, "<script") {
+		t.Errorf("the confirmation page shows markup from the request: %s", body)
+	}
+}
