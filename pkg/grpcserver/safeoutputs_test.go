@@ -1,9 +1,13 @@
 package grpcserver_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	summaryv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/summary/v1"
@@ -46,5 +50,26 @@ func TestNULIsRefusedBeforeTheHandler(t *testing.T) {
 	}
 	if n := len(e.logs.lines(t, "grpc call")); n != 3 {
 		t.Errorf("%d log lines, want 3", n)
+	}
+}
+
+// TestHugeKidStaysOutOfErrorsAndLogs: a token whose kid is 100 KB is
+// Unauthenticated with a short message, and its log line is short too.
+func TestHugeKidStaysOutOfErrorsAndLogs(t *testing.T) {
+	e := newEnv(t)
+	enc := base64.RawURLEncoding.EncodeToString
+	huge := strings.Repeat("k", 100<<10)
+	token := enc([]byte(`{"alg":"EdDSA","typ":"JWT","kid":"`+huge+`"}`)) + "." + enc([]byte(`{"sub":"x"}`)) + "." + enc([]byte("sig"))
+	_, err := e.summary.GetSummary(withToken(token), &summaryv1.GetSummaryRequest{ConsultationId: okID})
+	wantCode(t, err, codes.Unauthenticated, "unknown key id")
+	if msg := status.Convert(err).Message(); len(msg) > 200 {
+		t.Errorf("the answer echoes the kid: %d bytes", len(msg))
+	}
+	lines := e.logs.lines(t, "grpc call")
+	if len(lines) != 1 {
+		t.Fatalf("%d log lines", len(lines))
+	}
+	if b, _ := json.Marshal(lines[0]); len(b) > 500 {
+		t.Errorf("the log line echoes the kid: %d bytes", len(b))
 	}
 }
