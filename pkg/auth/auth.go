@@ -73,13 +73,13 @@ func (p Principal) validate() error {
 		return fmt.Errorf("role %q cannot be granted by a token", p.Role)
 	}
 	if !p.Role.Valid() {
-		return fmt.Errorf("unknown role %q", p.Role)
+		return fmt.Errorf("unknown role %q", truncate(string(p.Role)))
 	}
 	if p.Role == RoleColead && p.Country == "" {
 		return fmt.Errorf("colead without country")
 	}
 	if p.Country != "" && !isCountryCode(p.Country) {
-		return fmt.Errorf("country %q is not an ISO 3166-1 alpha-2 code", p.Country)
+		return fmt.Errorf("country %q is not an ISO 3166-1 alpha-2 code", truncate(p.Country))
 	}
 	return nil
 }

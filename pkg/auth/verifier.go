@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
@@ -286,7 +288,7 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	}
 	jwk, err := v.keys.KeyRead(ctx, kid)
 	if err != nil {
-		return nil, &TokenError{Reason: fmt.Sprintf("unknown key id %q", kid), Err: err}
+		return nil, &TokenError{Reason: fmt.Sprintf("unknown key id %q", truncate(kid)), Err: err}
 	}
 	k, ok, err := usableKey(jwk)
 	if err != nil || !ok {
@@ -294,7 +296,7 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 		return nil, &TokenError{Reason: fmt.Sprintf("unusable key id %q", truncate(kid)), Err: err}
 	}
 	if alg := t.Method.Alg(); alg != k.alg {
-		return nil, tokenErr("algorithm %s does not match key %q (%s)", alg, kid, k.alg)
+		return nil, tokenErr("algorithm %q does not match key %q (%s)", truncate(alg), truncate(kid), k.alg)
 	}
 	return k.key, nil
 }
@@ -307,7 +309,7 @@ func (v *Verifier) explain(t *jwt.Token, claims *tokenClaims, err error) error {
 	}
 	if t != nil && t.Header != nil {
 		if alg, _ := t.Header["alg"].(string); !slices.Contains(acceptedAlgs, alg) {
-			return &TokenError{Reason: fmt.Sprintf("algorithm %q not allowed", alg), Err: err}
+			return &TokenError{Reason: fmt.Sprintf("algorithm %q not allowed", truncate(alg)), Err: err}
 		}
 	}
 	reason := "invalid claims"
@@ -342,13 +344,30 @@ func (v *Verifier) explain(t *jwt.Token, claims *tokenClaims, err error) error {
 	return &TokenError{Reason: reason, Err: err}
 }
 
-// truncate keeps caller-supplied values short in messages.
+// maxShown is how many characters of a value taken from a token (kid, alg,
+// iss, aud, role, country) an error or a log line shows.
+const maxShown = 64
+
+// truncate makes a value taken from a token safe to put in an error or a
+// log line: at most maxShown characters, each unprintable one (control
+// characters, invalid UTF-8) replaced by '?', and "..." when cut. A token
+// is the caller's to write: a 100 KB kid must not become a 100 KB error
+// message or log line.
 func truncate(s string) string {
-	const max = 64
-	if len(s) > max {
-		return s[:max] + "..."
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == maxShown {
+			b.WriteString("...")
+			break
+		}
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = '?'
+		}
+		b.WriteRune(r)
+		n++
 	}
-	return s
+	return b.String()
 }
 
 // lookup returns the installed key named kid, without reloading.

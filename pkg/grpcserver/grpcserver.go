@@ -13,9 +13,12 @@
 //  5. authentication and authorization: a bearer token in the
 //     "authorization" metadata becomes an auth.Principal in the context, and
 //     the auth.Policy decides whether that role may call the method;
-//  6. protovalidate: every request message is checked against the rules in
-//     its .proto file; violations become codes.InvalidArgument naming each
-//     field, with a google.rpc.BadRequest detail;
+//  6. request checks: a string field holding U+0000, at any depth (nested
+//     messages, lists, maps), is refused first ("answers[0].text: contains
+//     a NUL character"), for every method, since Postgres stores no NUL in
+//     text; then every request message is checked against the protovalidate
+//     rules in its .proto file; violations become codes.InvalidArgument
+//     naming each field, with a google.rpc.BadRequest detail;
 //  7. last, next to the handler: a returned error that is not a gRPC status
 //     becomes codes.Internal "internal error" for the caller, its text kept
 //     for the log line (context errors become Canceled or DeadlineExceeded).

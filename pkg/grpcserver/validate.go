@@ -39,12 +39,16 @@ func (s *validatingStream) RecvMsg(m any) error {
 	return validateMessage(s.v, m)
 }
 
-// validateMessage checks m against its protovalidate rules. Violations
-// become InvalidArgument; a failure to evaluate the rules is a server fault.
+// validateMessage refuses a string field holding a NUL character, then
+// checks m against its protovalidate rules. Violations become
+// InvalidArgument; a failure to evaluate the rules is a server fault.
 func validateMessage(v protovalidate.Validator, m any) error {
 	msg, ok := m.(proto.Message)
 	if !ok {
 		return nil
+	}
+	if nul := nulViolations(msg.ProtoReflect()); len(nul) > 0 {
+		return InvalidRequest(string(msg.ProtoReflect().Descriptor().Name()), nul...)
 	}
 	err := v.Validate(msg)
 	if err == nil {

@@ -54,12 +54,14 @@ type Config struct {
 	Limits Limits
 }
 
-// New builds the HTTP handler.
+// New builds the HTTP handler. Every response carries the security headers
+// of secureHeaders, and none carries the services' gRPC metadata.
 func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	// The client address the edge found goes to the services as metadata;
 	// the forwarding headers the client wrote do not (clientaddr.Handler
 	// strips them before grpc-gateway reads the request).
-	mux := runtime.NewServeMux(runtime.WithErrorHandler(errorHandler), runtime.WithMetadata(clientaddr.OutgoingMetadata))
+	mux := runtime.NewServeMux(runtime.WithErrorHandler(errorHandler), runtime.WithMetadata(clientaddr.OutgoingMetadata),
+		runtime.WithOutgoingHeaderMatcher(dropMetadata), runtime.WithOutgoingTrailerMatcher(dropMetadata))
 	regs := []struct {
 		name string
 		conn *grpc.ClientConn
@@ -101,8 +103,9 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		})
 	}
 	// The client's address is settled first (forwarding headers from
-	// untrusted hops are dropped), then bodies are bounded per route.
-	return clientaddr.NewProxies(cfg.TrustedProxies).Handler(bounded(root, cfg.Limits)), nil
+	// untrusted hops are dropped); every answer, a refused body's 413
+	// included, carries the security headers; bodies are bounded per route.
+	return clientaddr.NewProxies(cfg.TrustedProxies).Handler(secureHeaders(bounded(root, cfg.Limits))), nil
 }
 
 // errorHandler is grpc-gateway's, plus a Retry-After header on answers a

@@ -58,7 +58,7 @@ func TestRedisOutageDoesNotStopTheIntake(t *testing.T) {
 		c.DisableRateLimits = false
 	})
 	id := openConsultationWith(t, h, nil)
-	for i, key := range []string{"first", "second"} {
+	for i, key := range []string{"first-key-5be1c0a9d8f7e6", "second-key-4ad2b1c0e9f8d7"} {
 		if code, _, body := postSubmission(t, h, id, key); code != http.StatusOK {
 			t.Fatalf("submission %d with Redis down: %d %s", i+1, code, body)
 		}
@@ -106,7 +106,7 @@ func TestPostgresOutageAnswersUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, retryAfter, body := postSubmission(t, h, id, "outage")
+	code, retryAfter, body := postSubmission(t, h, id, "outage-key-3c9e8d7f6a5b4c")
 	if code != http.StatusServiceUnavailable || retryAfter != "2" {
 		t.Fatalf("with the database down: %d, Retry-After %q, %s; want 503 with Retry-After 2", code, retryAfter, body)
 	}
@@ -114,7 +114,7 @@ func TestPostgresOutageAnswersUnavailable(t *testing.T) {
 	restore()
 	var first string
 	eventually(t, 15*time.Second, "the submission is accepted once the database is back", func() error {
-		code, _, body := postSubmission(t, h, id, "outage")
+		code, _, body := postSubmission(t, h, id, "outage-key-3c9e8d7f6a5b4c")
 		if code != http.StatusOK {
 			return errStatus(code, body)
 		}
@@ -122,7 +122,7 @@ func TestPostgresOutageAnswersUnavailable(t *testing.T) {
 		return nil
 	})
 	h.pool.Reset() // its connections were terminated with the others
-	code, _, again := postSubmission(t, h, id, "outage")
+	code, _, again := postSubmission(t, h, id, "outage-key-3c9e8d7f6a5b4c")
 	if code != http.StatusOK || !sameSubmission(t, first, again) {
 		t.Fatalf("retry with the same key: %d %s; want the first submission", code, again)
 	}

@@ -75,7 +75,7 @@ func TestIdempotencyKey(t *testing.T) {
 	id := openConsultationWith(t, h, nil)
 	ss := submissionv1.NewSubmissionServiceClient(h.grpcConn)
 	req := &submissionv1.CreateSubmissionRequest{
-		ConsultationId: id, IdempotencyKey: "retry-7f3a",
+		ConsultationId: id, IdempotencyKey: "retry-7f3a-9c2e41b8d05f6a",
 		Respondent: &submissionv1.Respondent{StakeholderType: "civil_society", Country: "PY", ContactEmail: "maria@example.org"},
 		Language:   "es", Answers: answer("Datos abiertos para todos."),
 	}

@@ -21,9 +21,14 @@ type Changes struct {
 	Publication domain.Publication
 }
 
+// isAuthor reports whether p, or the holder of secret, is the author of sub.
+func (a *App) isAuthor(p auth.Principal, sub domain.Submission, secret string) bool {
+	return a.cfg.Signer.CheckEditSecret(sub.ID, secret) || (p.Subject != "" && p.Subject == sub.CreatedBy)
+}
+
 // mayChange checks that p, or the holder of secret, is the author of sub.
 func (a *App) mayChange(p auth.Principal, sub domain.Submission, secret string) error {
-	if a.cfg.Signer.CheckEditSecret(sub.ID, secret) || (p.Subject != "" && p.Subject == sub.CreatedBy) {
+	if a.isAuthor(p, sub, secret) {
 		return nil
 	}
 	if secret != "" {
@@ -47,9 +52,41 @@ func (a *App) authorChange(ctx context.Context, reads store.Reads, p auth.Princi
 	return c, now, sub.Editable(c, now)
 }
 
+// mayWrite is the check every change of submission id makes first, before
+// its transaction: a caller who is not its author and may not see it (Get
+// answers NotFound) gets NotFound with the same message as Get, so that no
+// write reveals that a confidential, withdrawn or unconfirmed submission
+// exists, nor its version; one who may see it but is not its author gets
+// PermissionDenied. It runs outside the transaction because deciding what
+// a co-lead may see can read through to the consultation service.
+func (a *App) mayWrite(ctx context.Context, p auth.Principal, id, secret string) error {
+	sub, err := a.store.Submission(ctx, id)
+	if err != nil {
+		return err
+	}
+	if a.isAuthor(p, sub, secret) {
+		return nil
+	}
+	c, err := a.store.Consultation(ctx, sub.ConsultationID)
+	if err != nil {
+		return err
+	}
+	v, err := a.visibility(ctx, p, c, sub.CreatedBy)
+	if err != nil {
+		return err
+	}
+	if _, ok := sub.Redact(v); !ok {
+		return apperr.NotFound("id", "submission %s not found", id)
+	}
+	return a.mayChange(p, sub, secret)
+}
+
 // Update replaces a submission's answers until the deadline, as a new
 // version with its own receipt.
 func (a *App) Update(ctx context.Context, p auth.Principal, id string, version int64, secret string, ch Changes) (domain.Submission, error) {
+	if err := a.mayWrite(ctx, p, id, secret); err != nil {
+		return domain.Submission{}, err
+	}
 	return a.store.UpdateSubmission(ctx, id, func(reads store.Reads, sub *domain.Submission) (store.Change, error) {
 		if err := sub.CheckVersion(version); err != nil {
 			return store.Change{}, err
@@ -73,6 +110,9 @@ func (a *App) Update(ctx context.Context, p auth.Principal, id string, version i
 // Withdraw withdraws a submission until the deadline. The withdrawal is a
 // version of its own, with a receipt, so the chain shows it.
 func (a *App) Withdraw(ctx context.Context, p auth.Principal, id, secret string) (domain.Submission, error) {
+	if err := a.mayWrite(ctx, p, id, secret); err != nil {
+		return domain.Submission{}, err
+	}
 	return a.store.UpdateSubmission(ctx, id, func(reads store.Reads, sub *domain.Submission) (store.Change, error) {
 		_, now, err := a.authorChange(ctx, reads, p, *sub, secret)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/consulta-platform/consulta/pkg/apperr"
@@ -53,6 +54,15 @@ var openDataColumns = []string{
 // an object keyed by question id in questionnaire order, holding what was
 // answered: a text and a file's blob id as strings, choices and rankings as
 // arrays of option ids, a scale as a number.
+//
+// Every CSV cell that a spreadsheet would take for a formula is written as
+// text, following OWASP's guidance on CSV injection: a cell whose first
+// character is =, +, -, @, a tab or a carriage return, or whose first
+// character after leading whitespace and quote marks is =, +, - or @, gets a
+// single quote (') in front. The csv writer then quotes the cell as CSV
+// requires (a cell with a comma, a quote or a line break is enclosed in
+// double quotes, its quotes doubled), so the quote stays part of the cell.
+// NDJSON carries values unchanged: it is data for programs, not a sheet.
 //
 // A draft consultation is not public: NotFound, as for an unknown one.
 func (a *App) ExportOpenData(ctx context.Context, consultationID string, format OpenDataFormat, w io.Writer) error {
@@ -134,7 +144,36 @@ func (e *csvEncoder) row(r *store.OpenDataRow) error {
 			e.record[i] = answerCell(a)
 		}
 	}
+	for i, cell := range e.record {
+		e.record[i] = safeCSVCell(cell)
+	}
 	return e.w.Write(e.record)
+}
+
+// safeCSVCell is cell as a spreadsheet shows it as text, never as a formula
+// (OWASP, CSV injection): a single quote is put in front of a cell that
+// starts with =, +, -, @, a tab or a carriage return, or that starts with
+// =, +, - or @ after whitespace and quote marks (" =1+1", "\"=1+1", "'@x"),
+// which some spreadsheets skip. Any other cell is returned as it is. A
+// negative number becomes text too, which no column of the export holds.
+func safeCSVCell(cell string) string {
+	if cell == "" {
+		return cell
+	}
+	switch cell[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + cell
+	}
+	for _, r := range cell {
+		switch {
+		case r == '=' || r == '+' || r == '-' || r == '@':
+			return "'" + cell
+		case r == '"' || r == '\'' || unicode.IsSpace(r):
+			continue
+		}
+		return cell
+	}
+	return cell
 }
 
 func (e *csvEncoder) flush() error {

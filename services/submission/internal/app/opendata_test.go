@@ -156,3 +156,30 @@ func TestOpenDataRefuses(t *testing.T) {
 		t.Errorf("unknown consultation: %v, want NotFound", err)
 	}
 }
+
+// TestSafeCSVCell: a cell a spreadsheet would read as a formula gets a
+// single quote in front; any other is unchanged.
+func TestSafeCSVCell(t *testing.T) {
+	for in, want := range map[string]string{
+		"":              "",
+		"=1+1":          "'=1+1",
+		"+1":            "'+1",
+		"-1":            "'-1",
+		"@SUM(A1)":      "'@SUM(A1)",
+		"\tx":           "'\tx",
+		"\rx":           "'\rx",
+		"  =1":          "'  =1",
+		"\"=1":          "'\"=1",
+		"'@x":           "''@x",
+		"\u3000+1":      "'\u3000+1",
+		"1+1":           "1+1",
+		"a=b":           "a=b",
+		"  texto":       "  texto",
+		"\"citado\"":    "\"citado\"",
+		"option_a|opt2": "option_a|opt2",
+	} {
+		if got := safeCSVCell(in); got != want {
+			t.Errorf("safeCSVCell(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

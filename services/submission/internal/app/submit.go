@@ -39,9 +39,13 @@ type Submitted struct {
 
 // Submit accepts a submission when its consultation is open and every
 // answer fits the questionnaire; nothing is written otherwise. A retried
-// request with the same idempotency key returns the first submission.
+// request with the same idempotency key returns the first submission (see
+// replayed for who may).
 func (a *App) Submit(ctx context.Context, p auth.Principal, req SubmitRequest) (Submitted, error) {
 	sub := req.Submission
+	if p.Role != auth.RolePublic {
+		sub.CreatedBy = p.Subject
+	}
 	if sub.IdempotencyKey != "" {
 		// A retry must not be refused by a limit its first try passed.
 		if done, ok, err := a.replay(ctx, sub); ok || err != nil {
@@ -77,9 +81,6 @@ func (a *App) Submit(ctx context.Context, p auth.Principal, req SubmitRequest) (
 	sub.Version = 1
 	sub.CreatedAt, sub.UpdatedAt = now, now
 	sub.Publication = c.ResolvePublication(sub.Publication)
-	if p.Role != auth.RolePublic {
-		sub.CreatedBy = p.Subject
-	}
 	sub.Status = domain.StatusActive
 	var mail *store.Mail
 	if c.RequireEmailConfirmation {
@@ -100,7 +101,7 @@ func (a *App) Submit(ctx context.Context, p auth.Principal, req SubmitRequest) (
 	}
 	if existing {
 		// Another request with the same key won the race.
-		return a.replayed(stored, sub.RequestHash)
+		return a.replayed(stored, sub)
 	}
 	return a.submitted(stored), nil
 }
@@ -168,12 +169,20 @@ func (a *App) replay(ctx context.Context, sub domain.Submission) (Submitted, boo
 	if err != nil {
 		return Submitted{}, false, err
 	}
-	done, err := a.replayed(stored, sub.RequestHash)
+	done, err := a.replayed(stored, sub)
 	return done, true, err
 }
 
-func (a *App) replayed(stored domain.Submission, requestHash []byte) (Submitted, error) {
-	if !bytes.Equal(stored.RequestHash, requestHash) {
+// replayed is the answer to retry, a request whose idempotency key stored
+// was created with. The answer holds the edit secret, so it goes only to
+// the caller who made the first request: the same request (the same hash:
+// consultation, respondent, answers, language, publication) from the same
+// caller (the same account, or no account for both). Anyone else who
+// learned or guessed the key, with another body or from another account,
+// is refused with AlreadyExists and learns nothing of the first
+// submission; the message does not say which of the two differed.
+func (a *App) replayed(stored, retry domain.Submission) (Submitted, error) {
+	if !bytes.Equal(stored.RequestHash, retry.RequestHash) || stored.CreatedBy != retry.CreatedBy {
 		return Submitted{}, apperr.AlreadyExists("idempotency_key",
 			"this key was used for another request; use a new key for a new submission")
 	}

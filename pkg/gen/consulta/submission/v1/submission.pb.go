@@ -834,7 +834,13 @@ type CreateSubmissionRequest struct {
 	// How the answer is published; unspecified means the consultation's default.
 	Publication v1.Publication `protobuf:"varint,5,opt,name=publication,proto3,enum=consulta.consultation.v1.Publication" json:"publication,omitempty"`
 	// Makes a retried request return the first submission instead of a
-	// second one. Reusing a key with a different request is refused.
+	// second one. A key is a secret of the client: 22 to 128 characters of
+	// the URL-safe alphabet (A-Z a-z 0-9 - _), chosen at random, e.g. 16
+	// random bytes in unpadded base64url or a random UUID, so that no one
+	// guesses it. A retry gets the first answer (with the edit secret) only
+	// when it is the same request from the same caller (the same account, or
+	// no account); any other request with the key is refused
+	// (ALREADY_EXISTS) and learns nothing of the first.
 	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -2348,7 +2354,7 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	" \x01(\v2\x1f.consulta.submission.v1.ReceiptR\areceipt\x12;\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12O\n" +
-	"\x0flanguage_source\x18\f \x01(\x0e2&.consulta.submission.v1.LanguageSourceR\x0elanguageSource\"\xb2\x03\n" +
+	"\x0flanguage_source\x18\f \x01(\x0e2&.consulta.submission.v1.LanguageSourceR\x0elanguageSource\"\xc9\x03\n" +
 	"\x17CreateSubmissionRequest\x121\n" +
 	"\x0fconsultation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econsultationId\x12J\n" +
 	"\n" +
@@ -2356,8 +2362,8 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"respondent\x12M\n" +
 	"\blanguage\x18\x03 \x01(\tB1\xbaH.\xd8\x01\x01r)\x10\x02\x18#2#^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$R\blanguage\x12C\n" +
 	"\aanswers\x18\x04 \x03(\v2\x1e.consulta.submission.v1.AnswerB\t\xbaH\x06\x92\x01\x03\x10\xac\x02R\aanswers\x12Q\n" +
-	"\vpublication\x18\x05 \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\vpublication\x121\n" +
-	"\x0fidempotency_key\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0eidempotencyKey\"\xd5\x01\n" +
+	"\vpublication\x18\x05 \x01(\x0e2%.consulta.consultation.v1.PublicationB\b\xbaH\x05\x82\x01\x02\x10\x01R\vpublication\x12H\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tB\x1f\xbaH\x1c\xd8\x01\x01r\x17\x10\x16\x18\x80\x012\x10^[A-Za-z0-9_-]+$R\x0eidempotencyKey\"\xd5\x01\n" +
 	"\x18CreateSubmissionResponse\x12B\n" +
 	"\n" +
 	"submission\x18\x01 \x01(\v2\".consulta.submission.v1.SubmissionR\n" +
