@@ -288,7 +288,9 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	}
 	jwk, err := v.keys.KeyRead(ctx, kid)
 	if err != nil {
-		return nil, &TokenError{Reason: fmt.Sprintf("unknown key id %q", truncate(kid)), Err: err}
+		// The library's error names the kid in full: keep only a bounded
+		// form of it, since the kid is the caller's to write.
+		return nil, &TokenError{Reason: fmt.Sprintf("unknown key id %q", truncate(kid)), Err: errors.New(truncate(err.Error()))}
 	}
 	k, ok, err := usableKey(jwk)
 	if err != nil || !ok {

@@ -107,7 +107,7 @@ func TestForwardedAddressesNeedATrustedProxy(t *testing.T) {
 		{"Grpc-Metadata-X-Forwarded-For": "198.51.100.8"},
 	} {
 		forged := forged
-		a := postSubmissionFrom(t, h.base, id, fmt.Sprintf("forged-%d", i), forged)
+		a := postSubmissionFrom(t, h.base, id, fmt.Sprintf("forged-0123456789abcdef-%d", i), forged)
 		if a.code != http.StatusTooManyRequests || a.retryAfter == "" || !strings.Contains(a.body, "submissions per IP address") {
 			t.Errorf("forged %v: %d (Retry-After %q) %s, want 429 naming the limit", forged, a.code, a.retryAfter, a.body)
 		}
@@ -217,7 +217,7 @@ func TestIdempotentRetriesAreNeverLimited(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			answers[i] = postSubmissionFrom(t, h.base, id, "retry-0193", nil)
+			answers[i] = postSubmissionFrom(t, h.base, id, "retry-0193-4f7a9c2e81b5d6", nil)
 		})
 	}
 	close(start)
@@ -247,13 +247,13 @@ func TestIdempotentRetriesAreNeverLimited(t *testing.T) {
 	if len(ids) > 1 || countRows(t, h.pool, "submission.submissions") != 1 {
 		t.Errorf("submissions answered %v, %d written; want one", ids, countRows(t, h.pool, "submission.submissions"))
 	}
-	if a := postSubmissionFrom(t, h.base, id, "retry-0193", nil); a.code != http.StatusOK {
+	if a := postSubmissionFrom(t, h.base, id, "retry-0193-4f7a9c2e81b5d6", nil); a.code != http.StatusOK {
 		t.Errorf("a retry afterwards: %d %s", a.code, a.body)
 	}
-	if a := postSubmissionFrom(t, h.base, id, "another", nil); a.code != http.StatusOK {
+	if a := postSubmissionFrom(t, h.base, id, "another-key-7e3b90c1a5d2f8", nil); a.code != http.StatusOK {
 		t.Errorf("a second submission: %d %s", a.code, a.body)
 	}
-	if a := postSubmissionFrom(t, h.base, id, "a-third", nil); a.code != http.StatusTooManyRequests {
+	if a := postSubmissionFrom(t, h.base, id, "a-third-key-2c8f41e7b9a3d0", nil); a.code != http.StatusTooManyRequests {
 		t.Errorf("a third submission: %d %s, want 429", a.code, a.body)
 	}
 }
