@@ -7,7 +7,8 @@
 --
 -- No index change: the relay's claim reads outbox_unpublished in seq order
 -- and checks claimed_until on the rows it visits anyway (to lock them), and
--- keeping claimed_until out of every index lets the claim's update be HOT.
+-- keeping claimed_until out of every index lets the claim's update be HOT
+-- when its page has room.
 ALTER TABLE consultation.outbox ADD COLUMN claimed_until timestamptz;
 
 -- +goose Down

@@ -300,18 +300,20 @@ type claimed struct {
 // on seq: a transaction that took a lower seq may commit after a higher one
 // was published, and must still be found.
 func (r *Relay) claim(ctx context.Context) (claimed, error) {
-	// MATERIALIZED: the locking subquery runs once, whatever the plan.
+	// The locking subquery is an uncorrelated ARRAY(...): it runs once, and
+	// the update finds its rows through the primary key. (A join with the
+	// subquery let the planner hash the whole table, published rows
+	// included, at every claim.)
 	rows, err := r.pool.Query(ctx, `
-		WITH batch AS MATERIALIZED (
+		UPDATE `+r.table+` SET claimed_until = now() + $2::bigint * interval '1 microsecond'
+		WHERE seq = ANY(ARRAY(
 			SELECT seq FROM `+r.table+`
 			WHERE published_at IS NULL AND dead_lettered_at IS NULL
 			  AND (claimed_until IS NULL OR claimed_until < now())
 			ORDER BY seq
 			LIMIT $1
-			FOR UPDATE SKIP LOCKED)
-		UPDATE `+r.table+` o SET claimed_until = now() + $2::bigint * interval '1 microsecond'
-		FROM batch WHERE o.seq = batch.seq
-		RETURNING o.seq, o.event_id::text, o.subject, o.payload, o.attempts, o.claimed_until`,
+			FOR UPDATE SKIP LOCKED))
+		RETURNING seq, event_id::text, subject, payload, attempts, claimed_until`,
 		r.batchSize, r.lease.Microseconds())
 	if err != nil {
 		return claimed{}, fmt.Errorf("claim pending: %w", err)
