@@ -192,9 +192,8 @@ func (r *Relay) flushAndLog(ctx context.Context) {
 
 // Flush publishes every row pending now, batch by batch, and returns how many
 // events it published. Rows claimed by another relay are left to it until
-// its lease runs out. A row
-// that cannot be published for good is set aside as a dead letter and does
-// not stop the rows after it.
+// its lease runs out. A row that cannot be published for good is set aside
+// as a dead letter and does not stop the rows after it.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
 	// The gauges are refreshed whatever happens: an alert on the age of the
 	// oldest row must see it grow while publishing fails.
