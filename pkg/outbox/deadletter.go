@@ -52,7 +52,7 @@ func Replay(ctx context.Context, pool *pgxpool.Pool, schema string, eventIDs ...
 	if schema == "" {
 		return 0, errors.New("outbox replay: empty schema")
 	}
-	q := `UPDATE ` + table(schema) + ` SET dead_lettered_at = NULL, attempts = 0, last_error = NULL
+	q := `UPDATE ` + table(schema) + ` SET dead_lettered_at = NULL, attempts = 0, last_error = NULL, claimed_until = NULL
 		WHERE dead_lettered_at IS NOT NULL AND published_at IS NULL`
 	args := []any{}
 	if len(eventIDs) > 0 {

@@ -3,11 +3,14 @@
 // A service writes the event into its own <schema>.outbox table with Add, in
 // the same transaction as the state change it describes, so the event exists
 // if and only if the change committed. A Relay then copies unpublished rows to
-// JetStream with Nats-Msg-Id = event id and marks them published.
+// JetStream with Nats-Msg-Id = event id and marks them published: it claims
+// a batch with a lease in one short statement, publishes it with no
+// transaction open, and records the outcome in another.
 //
-// Delivery is at least once: a relay that dies after publishing but before
-// marking its rows publishes them again on restart, and JetStream's duplicate
-// window (events.DuplicateWindow) drops the copies; consumers' inboxes catch
+// Delivery is at least once: the rows of a relay that dies after publishing
+// but before marking them are published again once their lease has run out
+// (RelayConfig.ClaimLease), and JetStream's duplicate window
+// (events.DuplicateWindow) drops the copies; consumers' inboxes catch
 // anything older.
 //
 // # Size

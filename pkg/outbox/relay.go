@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,12 @@ const (
 	defaultMaxAttempts  = 5
 	// ackTimeout bounds the wait for JetStream's acks of one batch.
 	ackTimeout = 10 * time.Second
+	// recordTimeout bounds the statement that records a batch's outcome.
+	recordTimeout = 10 * time.Second
+	// defaultClaimLease is the default of RelayConfig.ClaimLease: longer
+	// than a batch's publish and record (ackTimeout + recordTimeout), far
+	// shorter than JetStream's duplicate window (events.DuplicateWindow).
+	defaultClaimLease = 30 * time.Second
 	// finalFlushTimeout bounds the flush Run does after its context ends.
 	finalFlushTimeout = 5 * time.Second
 	// Reconnection delays of the LISTEN connection.
@@ -42,9 +49,19 @@ type RelayConfig struct {
 	JetStream jetstream.JetStream
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
-	// BatchSize is the number of rows published and marked per transaction.
-	// Default 100.
+	// BatchSize is the number of rows claimed, published and recorded at a
+	// time. Default 100.
 	BatchSize int
+	// ClaimLease is how long a claimed batch is left to the relay that
+	// claimed it. No transaction is open while the relay publishes: the
+	// lease is what keeps other relays off the batch meanwhile, and what
+	// frees it when the relay dies between its claim and its record (the
+	// rows are then published again once it has run out). It must exceed
+	// the time a batch can take (10 s for the acks, 10 s for the record)
+	// and stay far below JetStream's duplicate window (events.DuplicateWindow,
+	// 10 minutes), so that the second copy of a row that a dead relay had
+	// published is dropped by its Nats-Msg-Id. Default 30s.
+	ClaimLease time.Duration
 	// PollInterval is how often the relay looks for rows without being
 	// notified: the fallback for a missed notification. Default 1s.
 	PollInterval time.Duration
@@ -64,7 +81,8 @@ type publisher interface {
 
 // Relay publishes the rows of one schema's outbox to JetStream. Several
 // relays, in one process or in several, can serve the same outbox: each
-// batch is locked with FOR UPDATE SKIP LOCKED.
+// batch is claimed (FOR UPDATE SKIP LOCKED, then a lease in claimed_until)
+// by one of them. No transaction is open while a batch is published.
 type Relay struct {
 	pool         *pgxpool.Pool
 	schema       string
@@ -74,6 +92,7 @@ type Relay struct {
 	batchSize    int
 	pollInterval time.Duration
 	maxAttempts  int
+	lease        time.Duration
 	metrics      *relayMetrics // nil without a Registerer
 }
 
@@ -88,6 +107,10 @@ func NewRelay(cfg RelayConfig) *Relay {
 		batchSize:    cfg.BatchSize,
 		pollInterval: cfg.PollInterval,
 		maxAttempts:  cfg.MaxAttempts,
+		lease:        cfg.ClaimLease,
+	}
+	if r.lease <= 0 {
+		r.lease = defaultClaimLease
 	}
 	if r.maxAttempts <= 0 {
 		r.maxAttempts = defaultMaxAttempts
@@ -168,9 +191,9 @@ func (r *Relay) flushAndLog(ctx context.Context) {
 }
 
 // Flush publishes every row pending now, batch by batch, and returns how many
-// events it published. Rows locked by another relay are left to it. A row
-// that cannot be published for good is set aside as a dead letter and does
-// not stop the rows after it.
+// events it published. Rows claimed by another relay are left to it until
+// its lease runs out. A row that cannot be published for good is set aside
+// as a dead letter and does not stop the rows after it.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
 	// The gauges are refreshed whatever happens: an alert on the age of the
 	// oldest row must see it grow while publishing fails.
@@ -204,77 +227,39 @@ type rowFailure struct {
 	err error
 }
 
-// flushBatch publishes up to batchSize pending rows and, in one transaction
-// that holds the rows' locks throughout, marks those that JetStream
-// acknowledged, sets aside those that failed for good, and records the
-// failure of the others. It reports whether a full batch was found (so
-// there may be more).
+// flushBatch claims up to batchSize pending rows, publishes them and
+// records the outcome: it marks those that JetStream acknowledged, sets
+// aside those that failed for good, records the failure of the others and
+// hands back the rest. It reports whether a full batch was claimed (so there
+// may be more).
+//
+// The claim and the record are short statements of their own: no
+// transaction, and no row lock, is held while the batch travels to NATS and
+// its acks come back, so a slow or unreachable NATS holds no connection of
+// the pool and no lock. Between the two, the claim's lease keeps the rows
+// from other relays; if this relay dies there, the rows are published again
+// once the lease has run out, and JetStream drops the copies it already has
+// (Nats-Msg-Id, within events.DuplicateWindow, far longer than the lease).
 func (r *Relay) flushBatch(ctx context.Context) (published int, more bool, err error) {
-	tx, err := r.pool.Begin(ctx)
+	c, err := r.claim(ctx)
 	if err != nil {
-		return 0, false, fmt.Errorf("begin: %w", err)
+		return 0, false, err
 	}
-	// A no-op after Commit. If the process dies instead, Postgres aborts the
-	// transaction: the rows stay unpublished and are published again.
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-
-	// No cursor on seq: a transaction that took a lower seq may commit after
-	// a higher one was published, and must still be found.
-	rows, err := tx.Query(ctx,
-		`SELECT seq, event_id::text, subject, payload, attempts FROM `+r.table+`
-		 WHERE published_at IS NULL AND dead_lettered_at IS NULL
-		 ORDER BY seq
-		 LIMIT $1
-		 FOR UPDATE SKIP LOCKED`, r.batchSize)
-	if err != nil {
-		return 0, false, fmt.Errorf("select pending: %w", err)
-	}
-	pending, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (outboxRow, error) {
-		var o outboxRow
-		err := row.Scan(&o.seq, &o.eventID, &o.subject, &o.payload, &o.attempts)
-		return o, err
-	})
-	if err != nil {
-		return 0, false, fmt.Errorf("select pending: %w", err)
-	}
-	if len(pending) == 0 {
+	if len(c.rows) == 0 {
 		return 0, false, nil
 	}
 
-	acked, failures, pubErr := r.publish(ctx, pending)
-	var dead []rowFailure
-	batch := &pgx.Batch{}
-	if len(acked) > 0 {
-		batch.Queue(`UPDATE `+r.table+` SET published_at = now() WHERE seq = ANY($1)`, acked)
-	}
-	for _, f := range failures {
-		attempts := 0
-		if Permanent(f.err) {
-			attempts = f.row.attempts + 1
-		}
-		if tooLarge(f.err) || attempts >= r.maxAttempts {
-			dead = append(dead, f)
-			batch.Queue(`UPDATE `+r.table+` SET dead_lettered_at = now(), attempts = $2, last_error = $3 WHERE seq = $1`,
-				f.row.seq, f.row.attempts+1, truncate(f.err.Error(), 1000))
-			continue
-		}
-		// Transient failures (NATS unreachable, a timeout) reset the count:
-		// only consecutive permanent refusals make a dead letter.
-		batch.Queue(`UPDATE `+r.table+` SET attempts = $2, last_error = $3 WHERE seq = $1`,
-			f.row.seq, attempts, truncate(f.err.Error(), 1000))
-	}
-	if batch.Len() > 0 {
-		// What JetStream took is marked even when ctx ends meanwhile (a
-		// shutdown): a cancelled mark would leave the rows locked by a
-		// connection being torn down, out of reach of the final flush.
-		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
-		defer cancel()
-		if err := tx.SendBatch(mctx, batch).Close(); err != nil {
-			return 0, false, errors.Join(pubErr, fmt.Errorf("mark rows: %w", err))
-		}
-		if err := tx.Commit(mctx); err != nil {
-			return 0, false, errors.Join(pubErr, fmt.Errorf("commit: %w", err))
-		}
+	acked, failures, pubErr := r.publish(ctx, c.rows)
+
+	// What JetStream took is marked even when ctx ends meanwhile (a
+	// shutdown), and the rows it did not take are handed back, so that the
+	// final flush can publish them instead of waiting for the lease.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	dead, err := r.record(mctx, c, acked, failures)
+	if err != nil {
+		// The rows stay claimed until the lease runs out, then go again.
+		return 0, false, errors.Join(pubErr, err)
 	}
 	if r.metrics != nil {
 		r.metrics.published.Add(float64(len(acked)))
@@ -294,9 +279,144 @@ func (r *Relay) flushBatch(ctx context.Context) (published int, more bool, err e
 	// in this flush: a full batch of them would otherwise spin.
 	if len(failures) > len(dead) {
 		return len(acked), false, fmt.Errorf("%d of %d events not published, first: %w",
-			len(failures)-len(dead), len(pending), firstLive(failures, dead))
+			len(failures)-len(dead), len(c.rows), firstLive(failures, dead))
 	}
-	return len(acked), len(pending) == r.batchSize, nil
+	return len(acked), len(c.rows) == r.batchSize, nil
+}
+
+// claimed is a batch claimed by this relay: its rows, in seq order, and the
+// end of its lease, which is also what tells this claim from a later one
+// (another relay's, after the lease ran out).
+type claimed struct {
+	rows  []outboxRow
+	until time.Time
+}
+
+// claim takes up to batchSize pending rows that no live claim holds, in seq
+// order, and gives them a lease, in one autocommitted statement. FOR UPDATE
+// SKIP LOCKED keeps two relays claiming at the same moment off each other's
+// rows; once the statement commits, claimed_until does. There is no cursor
+// on seq: a transaction that took a lower seq may commit after a higher one
+// was published, and must still be found.
+func (r *Relay) claim(ctx context.Context) (claimed, error) {
+	// The locking subquery is an uncorrelated ARRAY(...): it runs once, and
+	// the update finds its rows through the primary key. (A join with the
+	// subquery let the planner hash the whole table, published rows
+	// included, at every claim.)
+	rows, err := r.pool.Query(ctx, `
+		UPDATE `+r.table+` SET claimed_until = now() + $2::bigint * interval '1 microsecond'
+		WHERE seq = ANY(ARRAY(
+			SELECT seq FROM `+r.table+`
+			WHERE published_at IS NULL AND dead_lettered_at IS NULL
+			  AND (claimed_until IS NULL OR claimed_until < now())
+			ORDER BY seq
+			LIMIT $1
+			FOR UPDATE SKIP LOCKED))
+		RETURNING seq, event_id::text, subject, payload, attempts, claimed_until`,
+		r.batchSize, r.lease.Microseconds())
+	if err != nil {
+		return claimed{}, fmt.Errorf("claim pending: %w", err)
+	}
+	var c claimed
+	c.rows, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (outboxRow, error) {
+		var o outboxRow
+		// Every row of the statement has the same lease (now() is the
+		// statement's transaction time).
+		err := row.Scan(&o.seq, &o.eventID, &o.subject, &o.payload, &o.attempts, &c.until)
+		return o, err
+	})
+	if err != nil {
+		return claimed{}, fmt.Errorf("claim pending: %w", err)
+	}
+	// RETURNING follows no ORDER BY: publish in seq order.
+	slices.SortFunc(c.rows, func(a, b outboxRow) int { return cmp.Compare(a.seq, b.seq) })
+	return c, nil
+}
+
+// record writes the outcome of claimed batch c in one batch of statements,
+// which Postgres runs as one implicit transaction (all or nothing, one round
+// trip): acked rows are published; failed rows are set aside as dead
+// letters or have the failure counted; every other row of the batch (not
+// sent, or its ack did not come) is handed back. Each clears claimed_until,
+// so a row not published is claimed again at the next flush. It returns the
+// failures it set aside.
+//
+// Only acked rows are marked whoever holds them now (they are in the
+// stream). The other updates apply only while c's lease still holds the row:
+// if it ran out and another relay claimed the row (or published it), this
+// relay's outcome is stale and changes nothing.
+func (r *Relay) record(ctx context.Context, c claimed, acked []int64, failures []rowFailure) ([]rowFailure, error) {
+	batch := &pgx.Batch{}
+	if len(acked) > 0 {
+		batch.Queue(`UPDATE `+r.table+` SET published_at = now(), claimed_until = NULL
+			WHERE seq = ANY($1) AND published_at IS NULL`, acked)
+	}
+	done := make(map[int64]bool, len(c.rows))
+	for _, seq := range acked {
+		done[seq] = true
+	}
+	var dead []rowFailure
+	deadQuery := make([]bool, 0, len(failures)) // per failure: queued as a dead letter
+	for _, f := range failures {
+		done[f.row.seq] = true
+		attempts := 0
+		if Permanent(f.err) {
+			attempts = f.row.attempts + 1
+		}
+		if tooLarge(f.err) || attempts >= r.maxAttempts {
+			deadQuery = append(deadQuery, true)
+			batch.Queue(`UPDATE `+r.table+` SET dead_lettered_at = now(), attempts = $2, last_error = $3, claimed_until = NULL
+				WHERE seq = $1 AND claimed_until = $4`,
+				f.row.seq, f.row.attempts+1, truncate(f.err.Error(), 1000), c.until)
+			continue
+		}
+		// Transient failures (NATS unreachable, a timeout) reset the count:
+		// only consecutive permanent refusals make a dead letter.
+		deadQuery = append(deadQuery, false)
+		batch.Queue(`UPDATE `+r.table+` SET attempts = $2, last_error = $3, claimed_until = NULL
+			WHERE seq = $1 AND claimed_until = $4`,
+			f.row.seq, attempts, truncate(f.err.Error(), 1000), c.until)
+	}
+	var rest []int64
+	for _, row := range c.rows {
+		if !done[row.seq] {
+			rest = append(rest, row.seq)
+		}
+	}
+	if len(rest) > 0 {
+		batch.Queue(`UPDATE `+r.table+` SET claimed_until = NULL WHERE seq = ANY($1) AND claimed_until = $2`, rest, c.until)
+	}
+
+	br := r.pool.SendBatch(ctx, batch)
+	err := func() error {
+		if len(acked) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("mark published: %w", err)
+			}
+		}
+		for i, f := range failures {
+			tag, err := br.Exec()
+			if err != nil {
+				return fmt.Errorf("record failure of event %s: %w", f.row.eventID, err)
+			}
+			if deadQuery[i] && tag.RowsAffected() == 1 {
+				dead = append(dead, f)
+			}
+		}
+		if len(rest) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("hand back unpublished rows: %w", err)
+			}
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record batch: %w", err)
+	}
+	return dead, nil
 }
 
 // firstLive is the error of the first failure that was not dead-lettered.

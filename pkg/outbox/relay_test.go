@@ -329,19 +329,25 @@ func flushUntilCrash(t *testing.T, r *Relay) {
 	_, _ = r.Flush(t.Context())
 }
 
+// A relay that dies mid-batch leaves its batch claimed: another relay
+// publishes the rows that were not in it at once, the claimed ones only once
+// the lease has run out, and the stream still has each event once (the
+// copies of what the dead relay had published are dropped by Nats-Msg-Id).
 func TestRestartMidBatch(t *testing.T) {
 	t.Parallel()
 	const n = 10
+	const lease = 300 * time.Millisecond
 	tests := []struct {
 		name       string
 		batchSize  int
 		crashAfter int // publishes before the crash
 		marked     int // rows marked before the crash: whole batches only
+		claimed    int // rows of the batch the crash interrupted
 	}{
-		{"crash before the first publish", n, 0, 0},
-		{"crash mid batch", n, 4, 0},
-		{"crash before the last publish", n, n - 1, 0},
-		{"crash in the second batch", 4, 6, 4},
+		{"crash before the first publish", n, 0, 0, n},
+		{"crash mid batch", n, 4, 0, n},
+		{"crash before the last publish", n, n - 1, 0, n},
+		{"crash in the second batch", 4, 6, 4, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,6 +360,7 @@ func TestRestartMidBatch(t *testing.T) {
 			}
 			cfg := e.config()
 			cfg.BatchSize = tt.batchSize
+			cfg.ClaimLease = lease
 
 			crashing := NewRelay(cfg)
 			crashing.pub = &crashingPublisher{inner: e.js, after: tt.crashAfter}
@@ -361,14 +368,41 @@ func TestRestartMidBatch(t *testing.T) {
 			if got := unpublished(t, e.pool); got != n-tt.marked {
 				t.Fatalf("after the crash %d rows are unpublished, want %d", got, n-tt.marked)
 			}
-
-			restarted := NewRelay(cfg)
-			got, err := restarted.Flush(t.Context())
-			if err != nil {
+			var claimed []int64
+			var leaseEnd time.Time
+			if err := e.pool.QueryRow(t.Context(), `
+				SELECT coalesce(array_agg(seq), '{}'), coalesce(max(claimed_until), '-infinity') FROM submission.outbox
+				WHERE published_at IS NULL AND claimed_until IS NOT NULL`).Scan(&claimed, &leaseEnd); err != nil {
 				t.Fatal(err)
 			}
-			if got != n-tt.marked {
-				t.Errorf("restarted relay published %d, want %d", got, n-tt.marked)
+			if len(claimed) != tt.claimed {
+				t.Fatalf("after the crash %d rows are claimed, want %d", len(claimed), tt.claimed)
+			}
+
+			restarted := NewRelay(cfg)
+			total := 0
+			waitFor(t, 10*time.Second, "every row published", func() bool {
+				got, err := restarted.Flush(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				total += got
+				return unpublished(t, e.pool) == 0
+			})
+			if total != n-tt.marked {
+				t.Errorf("restarted relay published %d, want %d", total, n-tt.marked)
+			}
+			// The crashed batch went out only once its lease had run out
+			// (both times are the database's); the rows after it did not
+			// wait for it.
+			var early int
+			if err := e.pool.QueryRow(t.Context(), `
+				SELECT count(*) FROM submission.outbox WHERE seq = ANY($1) AND published_at < $2`,
+				claimed, leaseEnd).Scan(&early); err != nil {
+				t.Fatal(err)
+			}
+			if early != 0 {
+				t.Errorf("%d rows of the crashed batch were published before its lease ended", early)
 			}
 			assertExactlyOnce(t, e, want)
 		})
