@@ -30,6 +30,17 @@ type NATSOptions struct {
 	// Log receives the server's notices (Info), warnings and errors. Nil
 	// discards them.
 	Log *slog.Logger
+	// Users, when set, are the only clients the server accepts: a
+	// connection without one of these names and passwords is refused, and
+	// each user may publish and subscribe only as its Permissions say
+	// (nil: everything).
+	Users []NATSUser
+}
+
+// NATSUser is a user of an in-process server.
+type NATSUser struct {
+	Name, Password string
+	Permissions    *server.Permissions
 }
 
 // NATS starts an in-process nats-server with JetStream (file storage in
@@ -48,6 +59,12 @@ func NATS(opts NATSOptions) (*server.Server, error) {
 		StoreDir:   opts.StoreDir,
 		NoSigs:     true, // signals belong to the process that embeds us
 		NoLog:      true, // replaced by SetLogger below
+	}
+	for _, u := range opts.Users {
+		if u.Name == "" || u.Password == "" {
+			return nil, errors.New("nats: every NATSOptions.Users entry needs a name and a password")
+		}
+		sopts.Users = append(sopts.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: u.Permissions})
 	}
 	ns, err := server.NewServer(sopts)
 	if err != nil {

@@ -1,9 +1,13 @@
 package testenv
 
 import (
+	"net/url"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/consulta-platform/consulta/pkg/devenv"
+	"github.com/consulta-platform/consulta/pkg/natsacl"
 )
 
 // NATS starts an in-process NATS server with JetStream for this test, on a
@@ -22,4 +26,60 @@ func NATS(t testing.TB) (url string) {
 		ns.WaitForShutdown()
 	})
 	return ns.ClientURL()
+}
+
+// SecureNATS is an in-process NATS server that accepts only its users, each
+// with the permissions of the services it is named after (pkg/natsacl).
+type SecureNATS struct {
+	// URL is the client URL, without credentials.
+	URL string
+	// Passwords holds the password of every user: one per service
+	// (natsacl.Services), "consulta" with the permissions of every service
+	// (monolithic mode), and "admin", who may do anything (for tests that
+	// watch or forge traffic).
+	Passwords map[string]string
+}
+
+// MonolithUser is the user of SecureNATS with every service's permissions.
+const MonolithUser = "consulta"
+
+// AdminUser is the user of SecureNATS without restrictions.
+const AdminUser = "admin"
+
+// UserURL is the client URL with user's name and password in it.
+func (s SecureNATS) UserURL(user string) string {
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		panic(err) // the server's own URL
+	}
+	u.User = url.UserPassword(user, s.Passwords[user])
+	return u.String()
+}
+
+// NATSWithUsers starts an in-process NATS server with JetStream for this
+// test that requires credentials (see SecureNATS), shut down when the test
+// ends.
+func NATSWithUsers(t testing.TB) SecureNATS {
+	t.Helper()
+	s := SecureNATS{Passwords: map[string]string{}}
+	var users []devenv.NATSUser
+	add := func(name string, perms *server.Permissions) {
+		s.Passwords[name] = randomHex(16)
+		users = append(users, devenv.NATSUser{Name: name, Password: s.Passwords[name], Permissions: perms})
+	}
+	for _, svc := range natsacl.Services {
+		add(svc, natsacl.For(svc).Server())
+	}
+	add(MonolithUser, natsacl.All().Server())
+	add(AdminUser, nil)
+	ns, err := devenv.NATS(devenv.NATSOptions{Port: -1, StoreDir: t.TempDir(), ServerName: "testenv", Users: users})
+	if err != nil {
+		t.Fatalf("testenv: NATS: %v", err)
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	s.URL = ns.ClientURL()
+	return s
 }

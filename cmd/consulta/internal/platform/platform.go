@@ -24,7 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/background"
@@ -83,6 +83,8 @@ type Config struct {
 	DBMaxConns int32
 	RedisURL   string
 	NATSURL    string
+	// NATS holds the credentials and TLS settings of the NATS connection.
+	NATS NATSAuth
 	// StreamReplicas is the replica count of the CONSULTA stream (1 for a
 	// single NATS server, 3 for a cluster).
 	StreamReplicas int
@@ -91,7 +93,10 @@ type Config struct {
 	StreamMaxAge   time.Duration
 	StreamMaxBytes int64
 
-	GRPCAddr    string
+	GRPCAddr string
+	// GRPCTLS turns TLS on for the gRPC server and the process's gRPC
+	// clients.
+	GRPCTLS     GRPCTLS
 	HTTPAddr    string
 	MetricsAddr string // empty disables the metrics server
 	// RPCTimeout is the deadline of a gRPC call (and so of a REST call)
@@ -176,7 +181,9 @@ type Platform struct {
 	httpLn  net.Listener
 	metrics *telemetry.MetricsServer
 	conns   []*grpc.ClientConn
-	closers []func() error
+	// clientCreds are the transport credentials of the gRPC clients.
+	clientCreds credentials.TransportCredentials
+	closers     []func() error
 
 	// background is the services' background work, stopped in stages.
 	background []background.Part
@@ -197,6 +204,13 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	reg := telemetry.NewRegistry()
 
 	// Checked before connecting to anything.
+	if p.clientCreds, err = cfg.GRPCTLS.clientCredentials(); err != nil {
+		return nil, err
+	}
+	serverCreds, err := cfg.GRPCTLS.serverCredentials()
+	if err != nil {
+		return nil, err
+	}
 	var translator worker.Translator
 	if cfg.runs(worker.Name) && cfg.TranslatorURL != "" {
 		if translator, err = worker.NewLibreTranslate(cfg.TranslatorURL, cfg.TranslatorAPIKey); err != nil {
@@ -224,10 +238,15 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 
 	var js jetstream.JetStream
 	if cfg.runsAny(consultation.Name, submission.Name, summary.Name, worker.Name) {
-		p.nc, err = nats.Connect(cfg.NATSURL, nats.Name("consulta"), nats.MaxReconnects(-1),
-			nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(false))
+		natsOpts, err := cfg.NATS.options()
 		if err != nil {
-			return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+			return nil, err
+		}
+		natsOpts = append(natsOpts, nats.Name("consulta"), nats.MaxReconnects(-1),
+			nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(false))
+		p.nc, err = nats.Connect(cfg.NATSURL, natsOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(cfg.NATSURL), err)
 		}
 		if err := checkNATSVersion(p.nc.ConnectedServerVersion()); err != nil {
 			return nil, err
@@ -235,15 +254,22 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		if js, err = jetstream.New(p.nc); err != nil {
 			return nil, fmt.Errorf("jetstream: %w", err)
 		}
-		if _, err := events.ConfigureStream(ctx, js, events.StreamSettings{
-			Replicas: cfg.StreamReplicas, MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes,
-		}); err != nil {
+		// Only the consultation service creates and updates the stream: a
+		// stream's configuration can rewrite the subjects of what it stores,
+		// so the other services' NATS users may not touch it (pkg/natsacl).
+		if cfg.runs(consultation.Name) {
+			if _, err := events.ConfigureStream(ctx, js, events.StreamSettings{
+				Replicas: cfg.StreamReplicas, MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes,
+			}); err != nil {
+				return nil, err
+			}
+		} else if err := waitForStream(ctx, js, p.log); err != nil {
 			return nil, err
 		}
 		outbox.SetMaxEventBytes(maxEventBytes(cfg.MaxEventBytes, p.nc.MaxPayload(), p.log))
 	}
 
-	if err := p.buildGRPC(ctx, reg, js); err != nil {
+	if err := p.buildGRPC(ctx, reg, js, serverCreds); err != nil {
 		return nil, err
 	}
 	p.addPruners(reg)
@@ -291,7 +317,7 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	return p, nil
 }
 
-func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js jetstream.JetStream) error {
+func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js jetstream.JetStream, creds credentials.TransportCredentials) error {
 	type grpcService interface {
 		Register(*grpc.Server)
 		Background() []background.Part
@@ -333,11 +359,14 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 	if err != nil {
 		return fmt.Errorf("token verifier: %w", err)
 	}
+	// Position papers arrive in one message: room for the largest document
+	// (25 MiB) and its envelope.
+	serverOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes)}
+	if creds != nil {
+		serverOpts = append(serverOpts, grpc.Creds(creds))
+	}
 	p.grpc, err = grpcserver.New(grpcserver.Config{Logger: p.log, Verifier: verifier, Policy: policy, Registerer: reg,
-		DefaultTimeout: p.cfg.RPCTimeout,
-		// Position papers arrive in one message: room for the largest
-		// document (25 MiB) and its envelope.
-		ServerOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes)}})
+		DefaultTimeout: p.cfg.RPCTimeout, ServerOptions: serverOpts})
 	if err != nil {
 		return err
 	}
@@ -394,7 +423,7 @@ func (p *Platform) dial(service, addr, user string) (*grpc.ClientConn, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("%s needs the address of the %s service (it does not run in this process)", user, service)
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(p.clientCreds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(MaxMessageBytes), grpc.MaxCallRecvMsgSize(MaxMessageBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: dial %s at %s: %w", user, service, addr, err)
@@ -420,6 +449,36 @@ func (p *Platform) addPruners(reg prometheus.Registerer) {
 		}
 		p.background = append(p.background, background.Part{Name: s.name + " retention", Stage: background.Consumers,
 			Run: func(ctx context.Context) error { return retention.Run(ctx, cfg) }})
+	}
+}
+
+// StreamWait is how long a process that does not run the consultation
+// service waits at start for the stream the consultation service creates.
+var StreamWait = 2 * time.Minute
+
+// waitForStream waits until the CONSULTA stream exists, for at most
+// StreamWait.
+func waitForStream(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, StreamWait)
+	defer cancel()
+	for logged := false; ; {
+		_, err := js.Stream(ctx, events.StreamName)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("stream %s: %w", events.StreamName, err)
+		}
+		if !logged {
+			log.Info("waiting for the consultation service to create the stream", "stream", events.StreamName)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stream %s does not exist after %s: the consultation service creates it (start it, or a process that runs it, first): %w",
+				events.StreamName, StreamWait, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 

@@ -57,14 +57,19 @@ func startPlatformWith(t *testing.T, change func(*platformConfig)) *harness {
 	}
 	jobsCfg := jobs.Config{RedisURL: testenv.RedisURL(t), QueuePrefix: testenv.UniqueName(t) + ":"}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	natsURL := testenv.NATS(t)
+	// A server that requires credentials, the platform connecting as the
+	// user with every service's permissions: every test shows that these
+	// permissions are enough. Tests watch and forge traffic as the admin.
+	bus := testenv.NATSWithUsers(t)
+	natsURL := bus.UserURL(testenv.AdminUser)
 	blobDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := platform.Config{
 		Services:          platform.AllServices,
 		DatabaseURL:       dbURL,
 		RedisURL:          jobsCfg.RedisURL,
-		NATSURL:           natsURL,
+		NATSURL:           bus.URL,
+		NATS:              platform.NATSAuth{User: testenv.MonolithUser, Password: bus.Passwords[testenv.MonolithUser]},
 		GRPCAddr:          "127.0.0.1:0",
 		HTTPAddr:          "127.0.0.1:0",
 		MetricsAddr:       "127.0.0.1:0",
