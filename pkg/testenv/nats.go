@@ -1,8 +1,13 @@
 package testenv
 
 import (
+	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -82,4 +87,56 @@ func NATSWithUsers(t testing.TB) SecureNATS {
 	})
 	s.URL = ns.ClientURL()
 	return s
+}
+
+// NATSFromConfig starts an in-process NATS server from a nats-server
+// configuration file, as the nats-server binary would read it, but on a
+// free port, without its monitoring port, and with its store in a temporary
+// directory; shut down when the test ends. vars are defined ahead of the
+// file, for the variables it takes from the environment (passwords), so
+// that tests set none. It returns the client URL.
+func NATSFromConfig(t testing.TB, path string, vars map[string]string) string {
+	t.Helper()
+	opts := ParseNATSConfig(t, path, vars)
+	opts.Port = -1
+	opts.HTTPPort = 0
+	opts.StoreDir = t.TempDir()
+	opts.NoSigs, opts.NoLog = true, true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("testenv: NATS from %s: %v", path, err)
+	}
+	ns.Start()
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("testenv: NATS from %s: not ready after 10s", path)
+	}
+	return ns.ClientURL()
+}
+
+// ParseNATSConfig reads a nats-server configuration file with vars defined
+// ahead of it (see NATSFromConfig).
+func ParseNATSConfig(t testing.TB, path string, vars map[string]string) *server.Options {
+	t.Helper()
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	var b strings.Builder
+	for k, v := range vars {
+		fmt.Fprintf(&b, "%s: %q\n", k, v)
+	}
+	b.Write(body)
+	file := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	opts, err := server.ProcessConfigFile(file)
+	if err != nil {
+		t.Fatalf("testenv: parse %s: %v", path, err)
+	}
+	return opts
 }

@@ -243,7 +243,12 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 			return nil, err
 		}
 		natsOpts = append(natsOpts, nats.Name("consulta"), nats.MaxReconnects(-1),
-			nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(false))
+			nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(false),
+			// What the server refuses asynchronously (a permissions
+			// violation above all) is otherwise seen by nobody.
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+				p.log.Error("NATS error", "err", err)
+			}))
 		p.nc, err = nats.Connect(cfg.NATSURL, natsOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(cfg.NATSURL), err)
