@@ -32,6 +32,7 @@ type harness struct {
 	base     string // http://host:port
 	blobDir  string
 	natsURL  string
+	bus      testenv.SecureNATS
 	grpcConn *grpc.ClientConn
 	key      *auth.DevKey
 	pool     *pgxpool.Pool
@@ -91,7 +92,7 @@ func startPlatformWith(t *testing.T, change func(*platformConfig)) *harness {
 		cancel()
 		t.Fatalf("platform.New: %v", err)
 	}
-	h := &harness{t: t, base: "http://" + p.HTTPAddr(), natsURL: natsURL, blobDir: blobDir, key: key, jobs: jobsCfg, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, base: "http://" + p.HTTPAddr(), natsURL: natsURL, bus: bus, blobDir: blobDir, key: key, jobs: jobsCfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- p.Run(ctx) }()
 	t.Cleanup(h.stop)
 
