@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -174,4 +176,29 @@ func forgedClose(t *testing.T, c *consultationv1.Consultation, version int64) *n
 	msg.Header.Set(events.HeaderType, events.ConsultationUpdated)
 	msg.Header.Set(nats.MsgIdHdr, env.GetId())
 	return msg
+}
+
+// TestMetricsOnlyOnTheirOwnListener: /metrics is served on the metrics
+// address, which deployments keep private, and not on the public gateway.
+func TestMetricsOnlyOnTheirOwnListener(t *testing.T) {
+	t.Parallel()
+	h := startPlatform(t)
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("http://" + h.metricsAddr + "/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "grpc_server_handled_total") {
+		t.Fatalf("metrics listener: %d, %.200s", code, body)
+	}
+	for _, path := range []string{"/metrics", "/metrics/", "/v1/metrics"} {
+		if code, body := get(h.base + path); code == http.StatusOK || strings.Contains(body, "go_goroutines") {
+			t.Errorf("gateway %s: %d %.200s", path, code, body)
+		}
+	}
 }

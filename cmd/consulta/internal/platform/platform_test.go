@@ -28,17 +28,19 @@ import (
 // harness is a whole platform running in this test process against real
 // Postgres, Redis and an in-process NATS JetStream server.
 type harness struct {
-	t        *testing.T
-	base     string // http://host:port
-	blobDir  string
-	natsURL  string
-	bus      testenv.SecureNATS
-	grpcConn *grpc.ClientConn
-	key      *auth.DevKey
-	pool     *pgxpool.Pool
-	jobs     jobs.Config
-	cancel   context.CancelFunc
-	done     chan error
+	t       *testing.T
+	base    string // http://host:port
+	blobDir string
+	natsURL string
+	bus     testenv.SecureNATS
+	// metricsAddr is where the platform serves /metrics.
+	metricsAddr string
+	grpcConn    *grpc.ClientConn
+	key         *auth.DevKey
+	pool        *pgxpool.Pool
+	jobs        jobs.Config
+	cancel      context.CancelFunc
+	done        chan error
 }
 
 func startPlatform(t *testing.T) *harness {
@@ -92,7 +94,7 @@ func startPlatformWith(t *testing.T, change func(*platformConfig)) *harness {
 		cancel()
 		t.Fatalf("platform.New: %v", err)
 	}
-	h := &harness{t: t, base: "http://" + p.HTTPAddr(), natsURL: natsURL, bus: bus, blobDir: blobDir, key: key, jobs: jobsCfg, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, base: "http://" + p.HTTPAddr(), natsURL: natsURL, bus: bus, metricsAddr: p.MetricsAddr(), blobDir: blobDir, key: key, jobs: jobsCfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- p.Run(ctx) }()
 	t.Cleanup(h.stop)
 
