@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
+	"github.com/consulta-platform/consulta/pkg/testenv"
 )
 
 // The NATS credentials and TLS settings and the gRPC TLS settings are read
@@ -39,5 +44,25 @@ func TestInternalTrafficSettingsFromEnvironment(t *testing.T) {
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		t.Errorf("default metrics address %q is not loopback", cfg.MetricsAddr)
+	}
+}
+
+// The command-line client speaks TLS to a server that requires it when
+// given the CA (--tls-ca or $CONSULTA_GRPC_TLS_CA_FILE), and fails without.
+func TestClientSpeaksTLS(t *testing.T) {
+	t.Parallel()
+	pki := testenv.NewPKI(t)
+	addr, _ := startPlatformWith(t, func(c *platform.Config) {
+		c.GRPCTLS = platform.GRPCTLS{CertFile: pki.CertFile, KeyFile: pki.KeyFile, CAFile: pki.CAFile}
+	})
+	out := cli(t, "api", "--target", addr, "--tls-ca", pki.CAFile, "ConsultationService.ListConsultations", `{}`)
+	if !strings.Contains(out, "{") {
+		t.Errorf("ListConsultations over TLS printed %q", out)
+	}
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := realMain(ctx, []string{"api", "--target", addr, "ConsultationService.ListConsultations", `{}`}, &stdout, &stderr); err == nil {
+		t.Errorf("a plaintext call to the TLS server succeeded: %s", stdout.String())
 	}
 }

@@ -76,9 +76,10 @@ func (t GRPCTLS) serverCredentials() (credentials.TransportCredentials, error) {
 	return credentials.NewTLS(cfg), nil
 }
 
-// clientCredentials are the transport credentials of the process's gRPC
-// clients.
-func (t GRPCTLS) clientCredentials() (credentials.TransportCredentials, error) {
+// ClientCredentials are the transport credentials of gRPC clients: TLS
+// when CAFile or CertFile is set (verifying servers against CAFile, else the
+// system's CAs, and presenting CertFile), else plaintext.
+func (t GRPCTLS) ClientCredentials() (credentials.TransportCredentials, error) {
 	if !t.enabled() {
 		return insecure.NewCredentials(), nil
 	}

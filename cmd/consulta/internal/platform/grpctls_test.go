@@ -2,15 +2,7 @@ package platform_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,67 +16,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
+	"github.com/consulta-platform/consulta/pkg/testenv"
 )
-
-// testPKI is a CA and a certificate it signed for 127.0.0.1 and localhost,
-// good for servers and clients, written as PEM files.
-type testPKI struct {
-	caFile, certFile, keyFile string
-	roots                     *x509.CertPool
-	cert                      tls.Certificate
-}
-
-func newTestPKI(t *testing.T) testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	write := func(name, typ string, der []byte) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "consulta test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "consulta"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := testPKI{caFile: write("ca.pem", "CERTIFICATE", caDER), certFile: write("cert.pem", "CERTIFICATE", leafDER),
-		keyFile: write("key.pem", "PRIVATE KEY", keyDER), roots: x509.NewCertPool()}
-	p.roots.AddCert(ca)
-	if p.cert, err = tls.LoadX509KeyPair(p.certFile, p.keyFile); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // healthCheck calls the gRPC health service at addr with creds.
 func healthCheck(t *testing.T, addr string, creds credentials.TransportCredentials) error {
@@ -106,9 +39,9 @@ func healthCheck(t *testing.T, addr string, creds credentials.TransportCredentia
 // reach the services over gRPC, work.
 func TestGRPCOverTLS(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t)
+	pki := testenv.NewPKI(t)
 	h := startPlatformWith(t, func(c *platformConfig) {
-		c.GRPCTLS = platform.GRPCTLS{CertFile: pki.certFile, KeyFile: pki.keyFile, CAFile: pki.caFile}
+		c.GRPCTLS = platform.GRPCTLS{CertFile: pki.CertFile, KeyFile: pki.KeyFile, CAFile: pki.CAFile}
 	})
 	addr := h.grpcConn.Target()
 
@@ -118,7 +51,7 @@ func TestGRPCOverTLS(t *testing.T) {
 	if err := healthCheck(t, addr, credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})); err == nil {
 		t.Error("a client that does not trust the CA got an answer")
 	}
-	if err := healthCheck(t, addr, credentials.NewTLS(&tls.Config{RootCAs: pki.roots, MinVersion: tls.VersionTLS12})); err != nil {
+	if err := healthCheck(t, addr, credentials.NewTLS(&tls.Config{RootCAs: pki.Roots, MinVersion: tls.VersionTLS12})); err != nil {
 		t.Errorf("a client with the CA: %v", err)
 	}
 	// Gateway → gRPC over TLS.
@@ -132,15 +65,15 @@ func TestGRPCOverTLS(t *testing.T) {
 // the process's own clients (the gateway) present theirs.
 func TestGRPCMutualTLS(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t)
+	pki := testenv.NewPKI(t)
 	h := startPlatformWith(t, func(c *platformConfig) {
-		c.GRPCTLS = platform.GRPCTLS{CertFile: pki.certFile, KeyFile: pki.keyFile, CAFile: pki.caFile, ClientCAFile: pki.caFile}
+		c.GRPCTLS = platform.GRPCTLS{CertFile: pki.CertFile, KeyFile: pki.KeyFile, CAFile: pki.CAFile, ClientCAFile: pki.CAFile}
 	})
 	addr := h.grpcConn.Target()
-	if err := healthCheck(t, addr, credentials.NewTLS(&tls.Config{RootCAs: pki.roots, MinVersion: tls.VersionTLS12})); err == nil {
+	if err := healthCheck(t, addr, credentials.NewTLS(&tls.Config{RootCAs: pki.Roots, MinVersion: tls.VersionTLS12})); err == nil {
 		t.Error("a client without a certificate got an answer")
 	}
-	if err := healthCheck(t, addr, credentials.NewTLS(&tls.Config{RootCAs: pki.roots, Certificates: []tls.Certificate{pki.cert},
+	if err := healthCheck(t, addr, credentials.NewTLS(&tls.Config{RootCAs: pki.Roots, Certificates: []tls.Certificate{pki.Cert},
 		MinVersion: tls.VersionTLS12})); err != nil {
 		t.Errorf("a client with a certificate: %v", err)
 	}
@@ -153,7 +86,7 @@ func TestGRPCMutualTLS(t *testing.T) {
 // certificate in it, stops the start with an error naming the setting.
 func TestGRPCTLSSettingsAreChecked(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t)
+	pki := testenv.NewPKI(t)
 	notPEM := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
@@ -162,10 +95,10 @@ func TestGRPCTLSSettingsAreChecked(t *testing.T) {
 		tls  platform.GRPCTLS
 		want string
 	}{
-		"cert without key":  {platform.GRPCTLS{CertFile: pki.certFile}, "CONSULTA_GRPC_TLS_KEY_FILE"},
+		"cert without key":  {platform.GRPCTLS{CertFile: pki.CertFile}, "CONSULTA_GRPC_TLS_KEY_FILE"},
 		"CA not PEM":        {platform.GRPCTLS{CAFile: notPEM}, "CONSULTA_GRPC_TLS_CA_FILE"},
-		"client CA alone":   {platform.GRPCTLS{ClientCAFile: pki.caFile}, "CONSULTA_GRPC_TLS_CLIENT_CA_FILE"},
-		"missing cert file": {platform.GRPCTLS{CertFile: pki.certFile + ".missing", KeyFile: pki.keyFile}, "CONSULTA_GRPC_TLS_CERT_FILE"},
+		"client CA alone":   {platform.GRPCTLS{ClientCAFile: pki.CAFile}, "CONSULTA_GRPC_TLS_CLIENT_CA_FILE"},
+		"missing cert file": {platform.GRPCTLS{CertFile: pki.CertFile + ".missing", KeyFile: pki.KeyFile}, "CONSULTA_GRPC_TLS_CERT_FILE"},
 	} {
 		_, err := platform.New(context.Background(), platform.Config{Services: []string{"gateway"}, GRPCTLS: tc.tls, HTTPAddr: "127.0.0.1:0"})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

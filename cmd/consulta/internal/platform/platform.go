@@ -204,7 +204,7 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	reg := telemetry.NewRegistry()
 
 	// Checked before connecting to anything.
-	if p.clientCreds, err = cfg.GRPCTLS.clientCredentials(); err != nil {
+	if p.clientCreds, err = cfg.GRPCTLS.ClientCredentials(); err != nil {
 		return nil, err
 	}
 	serverCreds, err := cfg.GRPCTLS.serverCredentials()
