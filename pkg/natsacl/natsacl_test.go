@@ -1,8 +1,12 @@
 package natsacl_test
 
 import (
+	"os"
 	"slices"
+	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/consulta-platform/consulta/pkg/natsacl"
 	"github.com/consulta-platform/consulta/pkg/testenv"
@@ -93,4 +97,51 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// TestComposeGivesEachServiceItsUser: in deploy/compose.yaml every process
+// that runs one service logs in to NATS as that service's user, with a
+// password taken from the environment (never written in the file), and the
+// NATS server gets the same variables.
+func TestComposeGivesEachServiceItsUser(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../deploy/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Command     []string          `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for name, svc := range compose.Services {
+		if len(svc.Command) != 2 || svc.Command[0] != "serve" {
+			continue
+		}
+		service := strings.TrimPrefix(svc.Command[1], "--services=")
+		if !natsacl.Known(service) {
+			continue // the gateway does not use NATS
+		}
+		seen[service] = true
+		variable := "CONSULTA_NATS_" + strings.ToUpper(service) + "_PASSWORD"
+		if got := svc.Environment["CONSULTA_NATS_USER"]; got != service {
+			t.Errorf("%s: CONSULTA_NATS_USER = %q, want %q", name, got, service)
+		}
+		if got := svc.Environment["CONSULTA_NATS_PASSWORD"]; !strings.HasPrefix(got, "${"+variable+":?") {
+			t.Errorf("%s: CONSULTA_NATS_PASSWORD = %q, want ${%s:?...}", name, got, variable)
+		}
+		if got := compose.Services["nats"].Environment[variable]; !strings.HasPrefix(got, "${"+variable+":?") {
+			t.Errorf("nats: %s = %q, want it from the environment", variable, got)
+		}
+	}
+	for _, s := range natsacl.Services {
+		if !seen[s] {
+			t.Errorf("no process runs %s alone", s)
+		}
+	}
 }
