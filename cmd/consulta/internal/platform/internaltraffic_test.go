@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -200,5 +201,63 @@ func TestMetricsOnlyOnTheirOwnListener(t *testing.T) {
 		if code, body := get(h.base + path); code == http.StatusOK || strings.Contains(body, "go_goroutines") {
 			t.Errorf("gateway %s: %d %.200s", path, code, body)
 		}
+	}
+}
+
+// TestOnlyTheConsultationServiceConfiguresTheStream: a stream's
+// configuration can rewrite the subject of what it stores (a subject
+// transform from consulta.submission.> to consulta.consultation.updated
+// would turn the submission service's messages into consultation events),
+// so the submission service's user may not update the stream, nor delete or
+// purge it; the consultation service's user, which creates it, may.
+func TestOnlyTheConsultationServiceConfiguresTheStream(t *testing.T) {
+	t.Parallel()
+	h := startPlatform(t) // creates the stream
+	js := func(user string) jetstream.JetStream {
+		nc, err := nats.Connect(h.bus.URL, nats.UserInfo(user, h.bus.Passwords[user]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return js
+	}
+	ctx := context.Background()
+	sub := js("submission")
+	stream, err := sub.Stream(ctx, events.StreamName)
+	if err != nil {
+		t.Fatalf("the submission user reads the stream's configuration: %v", err)
+	}
+	cfg := stream.CachedInfo().Config
+	rewrite := cfg
+	rewrite.SubjectTransform = &jetstream.SubjectTransformConfig{Source: "consulta.submission.received.*", Destination: events.ConsultationUpdated}
+	short := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, 3*time.Second)
+		t.Cleanup(cancel)
+		return c
+	}
+	if _, err := sub.UpdateStream(short(), rewrite); err == nil {
+		t.Error("the submission user updated the stream")
+	}
+	if err := sub.DeleteStream(short(), events.StreamName); err == nil {
+		t.Error("the submission user deleted the stream")
+	}
+	if err := stream.Purge(short()); err == nil {
+		t.Error("the submission user purged the stream")
+	}
+	info, err := js("admin").Stream(ctx, events.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := info.CachedInfo().Config.SubjectTransform; tr != nil {
+		t.Errorf("the stream rewrites subjects: %+v", tr)
+	}
+	// The control: the consultation user may update it (here to the same
+	// configuration).
+	if _, err := js("consultation").UpdateStream(short(), cfg); err != nil {
+		t.Errorf("the consultation user updates the stream: %v", err)
 	}
 }
