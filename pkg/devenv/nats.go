@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // NATSOptions configures NATS.
@@ -31,7 +32,8 @@ type NATSOptions struct {
 	// discards them.
 	Log *slog.Logger
 	// Users, when set, are the only clients the server accepts: a
-	// connection without one of these names and passwords is refused, and
+	// connection without one of these names and passwords (random ones:
+	// they are stored as bcrypt hashes of the lowest cost) is refused, and
 	// each user may publish and subscribe only as its Permissions say
 	// (nil: everything).
 	Users []NATSUser
@@ -64,7 +66,14 @@ func NATS(opts NATSOptions) (*server.Server, error) {
 		if u.Name == "" || u.Password == "" {
 			return nil, errors.New("nats: every NATSOptions.Users entry needs a name and a password")
 		}
-		sopts.Users = append(sopts.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: u.Permissions})
+		// The server keeps a bcrypt hash, not the password (and does not
+		// warn about plaintext passwords). The minimum cost keeps logins
+		// fast: the passwords given here are random, not guessable words.
+		hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), bcrypt.MinCost)
+		if err != nil {
+			return nil, fmt.Errorf("nats: user %s: %w", u.Name, err)
+		}
+		sopts.Users = append(sopts.Users, &server.User{Username: u.Name, Password: string(hash), Permissions: u.Permissions})
 	}
 	ns, err := server.NewServer(sopts)
 	if err != nil {
