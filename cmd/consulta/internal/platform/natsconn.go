@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -81,6 +82,19 @@ func (a NATSAuth) options() ([]nats.Option, error) {
 		opts = append(opts, nats.ClientCert(a.CertFile, a.KeyFile))
 	}
 	return opts, nil
+}
+
+// hasCredentials reports whether a names any credentials.
+func (a NATSAuth) hasCredentials() bool {
+	return a.User != "" || a.NKeyFile != "" || a.CredsFile != "" || a.CertFile != ""
+}
+
+// urlHasUser reports whether a NATS URL (or the first of a comma-separated
+// list) carries a user.
+func urlHasUser(u string) bool {
+	first, _, _ := strings.Cut(u, ",")
+	parsed, err := url.Parse(strings.TrimSpace(first))
+	return err == nil && parsed.User != nil
 }
 
 // redactURL hides a password in a NATS URL (or a list of them) before it

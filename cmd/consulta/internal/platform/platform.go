@@ -242,6 +242,9 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		if err != nil {
 			return nil, err
 		}
+		if !cfg.NATS.hasCredentials() && !urlHasUser(cfg.NATSURL) {
+			p.log.Warn("NATS without credentials: unless the server refuses anonymous clients, whoever reaches it can publish events (see docs/security.md)")
+		}
 		natsOpts = append(natsOpts, nats.Name("consulta"), nats.MaxReconnects(-1),
 			nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(false),
 			// What the server refuses asynchronously (a permissions
