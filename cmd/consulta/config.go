@@ -27,6 +27,11 @@ import (
 	"github.com/consulta-platform/consulta/services/worker"
 )
 
+// DefaultMetricsAddr is where `consulta serve` serves /metrics unless
+// CONSULTA_METRICS_ADDR says otherwise: loopback, so that nothing outside
+// the host reads them by default.
+const DefaultMetricsAddr = "127.0.0.1:9100"
+
 // env reads the environment once, recording what is malformed.
 type env struct {
 	lookup func(string) (string, bool)
@@ -89,12 +94,30 @@ func (e *env) err() error {
 func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config, *envLog, error) {
 	e := &env{lookup: lookup}
 	cfg := platform.Config{
-		DatabaseURL:      e.str("DATABASE_URL", ""),
-		RedisURL:         e.str("REDIS_URL", ""),
-		NATSURL:          e.str("NATS_URL", ""),
-		GRPCAddr:         e.str("CONSULTA_GRPC_ADDR", ":9090"),
-		HTTPAddr:         e.str("CONSULTA_HTTP_ADDR", ":8080"),
-		MetricsAddr:      e.str("CONSULTA_METRICS_ADDR", ":9100"),
+		DatabaseURL: e.str("DATABASE_URL", ""),
+		RedisURL:    e.str("REDIS_URL", ""),
+		NATSURL:     e.str("NATS_URL", ""),
+		NATS: platform.NATSAuth{
+			User:      e.str("CONSULTA_NATS_USER", ""),
+			Password:  e.str("CONSULTA_NATS_PASSWORD", ""),
+			NKeyFile:  e.str("CONSULTA_NATS_NKEY_FILE", ""),
+			CredsFile: e.str("CONSULTA_NATS_CREDS_FILE", ""),
+			CAFile:    e.str("CONSULTA_NATS_CA_FILE", ""),
+			CertFile:  e.str("CONSULTA_NATS_CERT_FILE", ""),
+			KeyFile:   e.str("CONSULTA_NATS_KEY_FILE", ""),
+		},
+		GRPCAddr: e.str("CONSULTA_GRPC_ADDR", ":9090"),
+		GRPCTLS: platform.GRPCTLS{
+			CertFile:     e.str("CONSULTA_GRPC_TLS_CERT_FILE", ""),
+			KeyFile:      e.str("CONSULTA_GRPC_TLS_KEY_FILE", ""),
+			ClientCAFile: e.str("CONSULTA_GRPC_TLS_CLIENT_CA_FILE", ""),
+			CAFile:       e.str("CONSULTA_GRPC_TLS_CA_FILE", ""),
+			ServerName:   e.str("CONSULTA_GRPC_TLS_SERVER_NAME", ""),
+		},
+		HTTPAddr: e.str("CONSULTA_HTTP_ADDR", ":8080"),
+		// Loopback unless a deployment opens it on purpose: metrics say
+		// much about the traffic and belong on a private network.
+		MetricsAddr:      e.str("CONSULTA_METRICS_ADDR", DefaultMetricsAddr),
 		ConsultationAddr: e.str("CONSULTA_CONSULTATION_ADDR", ""),
 		SubmissionAddr:   e.str("CONSULTA_SUBMISSION_ADDR", ""),
 		SummaryAddr:      e.str("CONSULTA_SUMMARY_ADDR", ""),

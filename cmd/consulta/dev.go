@@ -15,6 +15,7 @@ import (
 	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/devenv"
+	"github.com/consulta-platform/consulta/pkg/natsacl"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/submission"
 )
@@ -83,7 +84,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	natsURL, stopNATS, err := devenv.NATSURL(devenv.NATSOptions{Port: -1, StoreDir: storeDir, Log: natsLog.With("component", "nats")})
+	// The in-process server accepts only this process: a user with a
+	// password made for this run and the permissions of every service, so
+	// that nothing else on the machine publishes events into it.
+	natsUser := devenv.NATSUser{Name: "consulta", Password: rand.Text(), Permissions: natsacl.All().Server()}
+	natsURL, stopNATS, err := devenv.NATSURL(devenv.NATSOptions{Port: -1, StoreDir: storeDir, Log: natsLog.With("component", "nats"),
+		Users: []devenv.NATSUser{natsUser}})
 	if err != nil {
 		return err
 	}
@@ -94,6 +100,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		DatabaseURL: dbURL,
 		RedisURL:    redisURL,
 		NATSURL:     natsURL,
+		// A NATS_URL with credentials in it wins over these.
+		NATS:        platform.NATSAuth{User: natsUser.Name, Password: natsUser.Password},
 		GRPCAddr:    *grpcAddr,
 		HTTPAddr:    *httpAddr,
 		MetricsAddr: *metricsAddr,
@@ -125,7 +133,7 @@ Consulta is running (ready in %s).
   metrics    %s
   Postgres   %s
   Redis      %s
-  NATS       %s  (files in %s)
+  NATS       %s  (files in %s; user consulta, password made for this run)
 
 Tokens come from the development issuer:
   consulta token --role colead --country BR

@@ -26,12 +26,18 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // returns its gRPC address and the key its tokens are signed with.
 func startPlatform(t *testing.T) (string, *auth.DevKey) {
 	t.Helper()
+	return startPlatformWith(t, nil)
+}
+
+// startPlatformWith is startPlatform with changes to the configuration.
+func startPlatformWith(t *testing.T, change func(*platform.Config)) (string, *auth.DevKey) {
+	t.Helper()
 	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, platform.Config{
+	cfg := platform.Config{
 		SigningKey: []byte("a test signing key of at least 32 bytes"), DisableRateLimits: true,
 		Services:    platform.AllServices,
 		DatabaseURL: testenv.DatabaseURL(t), RedisURL: testenv.RedisURL(t), NATSURL: testenv.NATS(t),
@@ -39,7 +45,11 @@ func startPlatform(t *testing.T) (string, *auth.DevKey) {
 		Auth:           auth.VerifierConfig{JWKS: key.JWKS(), Issuer: auth.DevIssuer, Audience: auth.DevAudience},
 		JobQueuePrefix: testenv.UniqueName(t) + ":",
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	p, err := platform.New(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // NATSOptions configures NATS.
@@ -30,6 +31,18 @@ type NATSOptions struct {
 	// Log receives the server's notices (Info), warnings and errors. Nil
 	// discards them.
 	Log *slog.Logger
+	// Users, when set, are the only clients the server accepts: a
+	// connection without one of these names and passwords (random ones:
+	// they are stored as bcrypt hashes of the lowest cost) is refused, and
+	// each user may publish and subscribe only as its Permissions say
+	// (nil: everything).
+	Users []NATSUser
+}
+
+// NATSUser is a user of an in-process server.
+type NATSUser struct {
+	Name, Password string
+	Permissions    *server.Permissions
 }
 
 // NATS starts an in-process nats-server with JetStream (file storage in
@@ -48,6 +61,19 @@ func NATS(opts NATSOptions) (*server.Server, error) {
 		StoreDir:   opts.StoreDir,
 		NoSigs:     true, // signals belong to the process that embeds us
 		NoLog:      true, // replaced by SetLogger below
+	}
+	for _, u := range opts.Users {
+		if u.Name == "" || u.Password == "" {
+			return nil, errors.New("nats: every NATSOptions.Users entry needs a name and a password")
+		}
+		// The server keeps a bcrypt hash, not the password (and does not
+		// warn about plaintext passwords). The minimum cost keeps logins
+		// fast: the passwords given here are random, not guessable words.
+		hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), bcrypt.MinCost)
+		if err != nil {
+			return nil, fmt.Errorf("nats: user %s: %w", u.Name, err)
+		}
+		sopts.Users = append(sopts.Users, &server.User{Username: u.Name, Password: string(hash), Permissions: u.Permissions})
 	}
 	ns, err := server.NewServer(sopts)
 	if err != nil {

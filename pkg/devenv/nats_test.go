@@ -1,8 +1,11 @@
 package devenv
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -85,5 +88,53 @@ func TestNATSURL(t *testing.T) {
 	stop2()
 	if url != "nats://bus.example:4222" {
 		t.Errorf("url = %q, want NATS_URL", url)
+	}
+}
+
+// TestNATSWithUsers: a server started with users refuses a client without
+// credentials, enforces each user's permissions, and JetStream works for a
+// user allowed its API.
+func TestNATSWithUsers(t *testing.T) {
+	t.Parallel()
+	perms := &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{"test.a", "$JS.API.>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+	}
+	ns, err := NATS(NATSOptions{Port: -1, StoreDir: t.TempDir(), Log: testLogger(t),
+		Users: []NATSUser{{Name: "svc", Password: "pw-1", Permissions: perms}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	if nc, err := nats.Connect(ns.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("connected without credentials")
+	}
+	nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo("svc", "pw-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx := t.Context()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TEST", Subjects: []string{"test.>"}}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	if _, err := js.Publish(ctx, "test.a", []byte("allowed")); err != nil {
+		t.Errorf("publish on an allowed subject: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := js.Publish(short, "test.b", []byte("refused")); err == nil {
+		t.Error("publish on a subject outside the permissions was stored")
+	}
+	if _, err := NATS(NATSOptions{Port: -1, StoreDir: t.TempDir(), Users: []NATSUser{{Name: "svc"}}}); err == nil {
+		t.Error("a user without a password: no error")
 	}
 }

@@ -1,33 +1,50 @@
 package platform_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	summaryv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/summary/v1"
+	"github.com/consulta-platform/consulta/pkg/natsacl"
 	"github.com/consulta-platform/consulta/pkg/testenv"
 	"github.com/consulta-platform/consulta/services/consultation"
 	"github.com/consulta-platform/consulta/services/submission"
 	"github.com/consulta-platform/consulta/services/summary"
 )
 
-// TestMicroservicesMode runs the services as three processes sharing
+// TestMicroservicesMode runs the services as processes of their own sharing
 // Postgres, NATS and Redis, the way deploy/ runs them, and drives them through
-// the gateway of a fourth.
+// the gateway of a fifth. The NATS server runs deploy/nats/nats.conf, and
+// each process logs in as its service's user there, with only its
+// permissions: the whole workflow needs no more.
 func TestMicroservicesMode(t *testing.T) {
 	t.Parallel()
-	dbURL, natsURL, redisURL := testenv.DatabaseURL(t), testenv.NATS(t), testenv.RedisURL(t)
+	passwords := map[string]string{}
+	vars := map[string]string{}
+	for _, s := range natsacl.Services {
+		passwords[s] = testenv.UniqueName(t)
+		vars["CONSULTA_NATS_"+strings.ToUpper(s)+"_PASSWORD"] = passwords[s]
+	}
+	natsURL := testenv.NATSFromConfig(t, "../../../../deploy/nats/nats.conf", vars)
+	dbURL, redisURL := testenv.DatabaseURL(t), testenv.RedisURL(t)
+	logs := &lockedBuffer{}
 	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "key.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -40,23 +57,26 @@ func TestMicroservicesMode(t *testing.T) {
 		Auth:           auth.VerifierConfig{JWKS: key.JWKS(), Issuer: auth.DevIssuer, Audience: auth.DevAudience},
 		JobQueuePrefix: testenv.UniqueName(t) + ":", JobPollInterval: 100 * time.Millisecond,
 		Migrate: true,
-		Logger:  slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Logger:  slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), nil)),
 	}
-	start := func(services ...string) *platform.Platform {
+	start := func(service string) *platform.Platform {
 		cfg := base
-		cfg.Services = services
+		cfg.Services = []string{service}
+		cfg.NATS = platform.NATSAuth{User: service, Password: passwords[service]}
 		return runProcess(t, cfg)
 	}
 	consultations := start("consultation")
 	// The submission service reads through to the consultation service when
 	// its read model lags; the worker's reconciler reads its listings.
 	base.ConsultationAddr = consultations.GRPCAddr()
-	submissions := start("submission", "summary", "worker")
+	submissions := start("submission")
+	summaries := start("summary")
+	start("worker")
 	gwCfg := base
 	gwCfg.Services = []string{"gateway"}
 	gwCfg.ConsultationAddr = consultations.GRPCAddr()
 	gwCfg.SubmissionAddr = submissions.GRPCAddr()
-	gwCfg.SummaryAddr = submissions.GRPCAddr()
+	gwCfg.SummaryAddr = summaries.GRPCAddr()
 	gw := runProcess(t, gwCfg)
 	if consultations.HTTPAddr() != "" || gw.GRPCAddr() != "" {
 		t.Fatalf("processes run more than asked: %q %q", consultations.HTTPAddr(), gw.GRPCAddr())
@@ -84,7 +104,7 @@ func TestMicroservicesMode(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "submission accepted by the other process", func() error {
 		code, body := h.rest("POST", "/v1/consultations/"+c.Consultation.ID+"/submissions", "", map[string]any{
-			"respondent": map[string]any{"stakeholderType": "tech_community", "country": "CO"},
+			"respondent": map[string]any{"stakeholderType": "tech_community", "country": "CO", "contactEmail": "rosa@example.org"},
 			"answers":    []map[string]any{{"questionId": "gaps", "text": "Fibra rural."}}}, nil)
 		if code != http.StatusOK {
 			return fmt.Errorf("%d %s", code, body)
@@ -99,6 +119,28 @@ func TestMicroservicesMode(t *testing.T) {
 		}
 		return nil
 	})
+	// An erasure deletes messages from the stream: the submission user's
+	// part of the JetStream API.
+	conn, err := grpc.NewClient(submissions.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+h.token(auth.RoleSecretariat, "", "secretariat"))
+	if _, err := submissionv1.NewSubmissionServiceClient(conn).ErasePersonalData(ctx,
+		&submissionv1.ErasePersonalDataRequest{Email: "rosa@example.org", Reason: "request 1"}); err != nil {
+		t.Fatalf("erase: %v", err)
+	}
+	eventually(t, 10*time.Second, "the erased submission's messages leave the stream", func() error {
+		if !bytes.Contains(logs.bytes(), []byte("erased submission's messages from the stream")) {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	// Nothing the services did was refused by the server.
+	if b := logs.bytes(); bytes.Contains(b, []byte("NATS error")) || bytes.Contains(bytes.ToLower(b), []byte("permissions violation")) {
+		t.Errorf("the NATS server refused something:\n%s", b)
+	}
 }
 
 func runProcess(t *testing.T, cfg platform.Config) *platform.Platform {

@@ -24,7 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/background"
@@ -84,6 +84,8 @@ type Config struct {
 	DBMaxConns int32
 	RedisURL   string
 	NATSURL    string
+	// NATS holds the credentials and TLS settings of the NATS connection.
+	NATS NATSAuth
 	// StreamReplicas is the replica count of the CONSULTA stream (1 for a
 	// single NATS server, 3 for a cluster).
 	StreamReplicas int
@@ -92,7 +94,10 @@ type Config struct {
 	StreamMaxAge   time.Duration
 	StreamMaxBytes int64
 
-	GRPCAddr    string
+	GRPCAddr string
+	// GRPCTLS turns TLS on for the gRPC server and the process's gRPC
+	// clients.
+	GRPCTLS     GRPCTLS
 	HTTPAddr    string
 	MetricsAddr string // empty disables the metrics server
 	// RPCTimeout is the deadline of a gRPC call (and so of a REST call)
@@ -200,7 +205,9 @@ type Platform struct {
 	httpLn  net.Listener
 	metrics *telemetry.MetricsServer
 	conns   []*grpc.ClientConn
-	closers []func() error
+	// clientCreds are the transport credentials of the gRPC clients.
+	clientCreds credentials.TransportCredentials
+	closers     []func() error
 
 	// background is the services' background work, stopped in stages.
 	background []background.Part
@@ -221,6 +228,13 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	reg := telemetry.NewRegistry()
 
 	// Checked before connecting to anything.
+	if p.clientCreds, err = cfg.GRPCTLS.ClientCredentials(); err != nil {
+		return nil, err
+	}
+	serverCreds, err := cfg.GRPCTLS.serverCredentials()
+	if err != nil {
+		return nil, err
+	}
 	var translator worker.Translator
 	if cfg.runs(worker.Name) && cfg.TranslatorURL != "" {
 		if translator, err = worker.NewLibreTranslate(cfg.TranslatorURL, cfg.TranslatorAPIKey); err != nil {
@@ -248,10 +262,23 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 
 	var js jetstream.JetStream
 	if cfg.runsAny(consultation.Name, submission.Name, summary.Name, worker.Name) {
-		p.nc, err = nats.Connect(cfg.NATSURL, nats.Name("consulta"), nats.MaxReconnects(-1),
-			nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(false))
+		natsOpts, err := cfg.NATS.options()
 		if err != nil {
-			return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+			return nil, err
+		}
+		if !cfg.NATS.hasCredentials() && !urlHasUser(cfg.NATSURL) {
+			p.log.Warn("NATS without credentials: unless the server refuses anonymous clients, whoever reaches it can publish events (see docs/security.md)")
+		}
+		natsOpts = append(natsOpts, nats.Name("consulta"), nats.MaxReconnects(-1),
+			nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(false),
+			// What the server refuses asynchronously (a permissions
+			// violation above all) is otherwise seen by nobody.
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+				p.log.Error("NATS error", "err", err)
+			}))
+		p.nc, err = nats.Connect(cfg.NATSURL, natsOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(cfg.NATSURL), err)
 		}
 		if err := checkNATSVersion(p.nc.ConnectedServerVersion()); err != nil {
 			return nil, err
@@ -259,15 +286,22 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		if js, err = jetstream.New(p.nc); err != nil {
 			return nil, fmt.Errorf("jetstream: %w", err)
 		}
-		if _, err := events.ConfigureStream(ctx, js, events.StreamSettings{
-			Replicas: cfg.StreamReplicas, MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes,
-		}); err != nil {
+		// Only the consultation service creates and updates the stream: a
+		// stream's configuration can rewrite the subjects of what it stores,
+		// so the other services' NATS users may not touch it (pkg/natsacl).
+		if cfg.runs(consultation.Name) {
+			if _, err := events.ConfigureStream(ctx, js, events.StreamSettings{
+				Replicas: cfg.StreamReplicas, MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes,
+			}); err != nil {
+				return nil, err
+			}
+		} else if err := waitForStream(ctx, js, p.log); err != nil {
 			return nil, err
 		}
 		outbox.SetMaxEventBytes(maxEventBytes(cfg.MaxEventBytes, p.nc.MaxPayload(), p.log))
 	}
 
-	if err := p.buildGRPC(ctx, reg, js); err != nil {
+	if err := p.buildGRPC(ctx, reg, js, serverCreds); err != nil {
 		return nil, err
 	}
 	p.addPruners(reg)
@@ -315,7 +349,7 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	return p, nil
 }
 
-func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js jetstream.JetStream) error {
+func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js jetstream.JetStream, creds credentials.TransportCredentials) error {
 	type grpcService interface {
 		Register(*grpc.Server)
 		Background() []background.Part
@@ -362,13 +396,16 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 	if err != nil {
 		return fmt.Errorf("token verifier: %w", err)
 	}
+	// Position papers arrive in one message: room for the largest document
+	// (25 MiB) and its envelope.
+	serverOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes)}
+	if creds != nil {
+		serverOpts = append(serverOpts, grpc.Creds(creds))
+	}
 	p.grpc, err = grpcserver.New(grpcserver.Config{Logger: p.log, Verifier: verifier, Policy: policy, Registerer: reg,
-		DefaultTimeout: p.cfg.RPCTimeout,
-		// Position papers arrive in one message: room for the largest
-		// document (25 MiB) and its envelope.
-		ServerOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes),
+		DefaultTimeout: p.cfg.RPCTimeout, ServerOptions: append(serverOpts,
 			grpc.ChainUnaryInterceptor(p.callers.UnaryInterceptor()),
-			grpc.ChainStreamInterceptor(p.callers.StreamInterceptor())}})
+			grpc.ChainStreamInterceptor(p.callers.StreamInterceptor()))})
 	if err != nil {
 		return err
 	}
@@ -422,7 +459,7 @@ func (p *Platform) buildSubmission(ctx context.Context, js jetstream.JetStream, 
 //
 // ownOpts are added to the connection to this process's own server only.
 func (p *Platform) dial(service, addr, user string, ownOpts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(p.clientCreds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(MaxMessageBytes), grpc.MaxCallRecvMsgSize(MaxMessageBytes))}
 	if p.cfg.runs(service) {
 		addr = p.grpcLn.Addr().String()
@@ -456,6 +493,36 @@ func (p *Platform) addPruners(reg prometheus.Registerer) {
 		}
 		p.background = append(p.background, background.Part{Name: s.name + " retention", Stage: background.Consumers,
 			Run: func(ctx context.Context) error { return retention.Run(ctx, cfg) }})
+	}
+}
+
+// StreamWait is how long a process that does not run the consultation
+// service waits at start for the stream the consultation service creates.
+var StreamWait = 2 * time.Minute
+
+// waitForStream waits until the CONSULTA stream exists, for at most
+// StreamWait.
+func waitForStream(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, StreamWait)
+	defer cancel()
+	for logged := false; ; {
+		_, err := js.Stream(ctx, events.StreamName)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("stream %s: %w", events.StreamName, err)
+		}
+		if !logged {
+			log.Info("waiting for the consultation service to create the stream", "stream", events.StreamName)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stream %s does not exist after %s: the consultation service creates it (start it, or a process that runs it, first): %w",
+				events.StreamName, StreamWait, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 

@@ -28,16 +28,19 @@ import (
 // harness is a whole platform running in this test process against real
 // Postgres, Redis and an in-process NATS JetStream server.
 type harness struct {
-	t        *testing.T
-	base     string // http://host:port
-	blobDir  string
-	natsURL  string
-	grpcConn *grpc.ClientConn
-	key      *auth.DevKey
-	pool     *pgxpool.Pool
-	jobs     jobs.Config
-	cancel   context.CancelFunc
-	done     chan error
+	t       *testing.T
+	base    string // http://host:port
+	blobDir string
+	natsURL string
+	bus     testenv.SecureNATS
+	// metricsAddr is where the platform serves /metrics.
+	metricsAddr string
+	grpcConn    *grpc.ClientConn
+	key         *auth.DevKey
+	pool        *pgxpool.Pool
+	jobs        jobs.Config
+	cancel      context.CancelFunc
+	done        chan error
 }
 
 func startPlatform(t *testing.T) *harness {
@@ -57,14 +60,19 @@ func startPlatformWith(t *testing.T, change func(*platformConfig)) *harness {
 	}
 	jobsCfg := jobs.Config{RedisURL: testenv.RedisURL(t), QueuePrefix: testenv.UniqueName(t) + ":"}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	natsURL := testenv.NATS(t)
+	// A server that requires credentials, the platform connecting as the
+	// user with every service's permissions: every test shows that these
+	// permissions are enough. Tests watch and forge traffic as the admin.
+	bus := testenv.NATSWithUsers(t)
+	natsURL := bus.UserURL(testenv.AdminUser)
 	blobDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := platform.Config{
 		Services:          platform.AllServices,
 		DatabaseURL:       dbURL,
 		RedisURL:          jobsCfg.RedisURL,
-		NATSURL:           natsURL,
+		NATSURL:           bus.URL,
+		NATS:              platform.NATSAuth{User: testenv.MonolithUser, Password: bus.Passwords[testenv.MonolithUser]},
 		GRPCAddr:          "127.0.0.1:0",
 		HTTPAddr:          "127.0.0.1:0",
 		MetricsAddr:       "127.0.0.1:0",
@@ -86,7 +94,7 @@ func startPlatformWith(t *testing.T, change func(*platformConfig)) *harness {
 		cancel()
 		t.Fatalf("platform.New: %v", err)
 	}
-	h := &harness{t: t, base: "http://" + p.HTTPAddr(), natsURL: natsURL, blobDir: blobDir, key: key, jobs: jobsCfg, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, base: "http://" + p.HTTPAddr(), natsURL: natsURL, bus: bus, metricsAddr: p.MetricsAddr(), blobDir: blobDir, key: key, jobs: jobsCfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- p.Run(ctx) }()
 	t.Cleanup(h.stop)
 
