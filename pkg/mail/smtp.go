@@ -154,9 +154,9 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	timeout := s.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
+	timeout, ctxBound := s.timeout, false
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		timeout, ctxBound = time.Until(dl), true
 	}
 	if timeout <= 0 || ctx.Err() != nil {
 		return fmt.Errorf("smtp send: %w", context.Cause(ctx))
@@ -215,8 +215,13 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("smtp client: %w", err)
 	}
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		if ctx.Err() != nil {
+		var ne net.Error
+		switch {
+		case ctx.Err() != nil:
 			return fmt.Errorf("smtp %s:%d: %w (%v)", s.ep.Host, s.ep.Port, context.Cause(ctx), err)
+		case ctxBound && errors.As(err, &ne) && ne.Timeout():
+			// go-mail's own deadline, set to ctx's, came a moment first.
+			return fmt.Errorf("smtp %s:%d: %w (%v)", s.ep.Host, s.ep.Port, context.DeadlineExceeded, err)
 		}
 		return fmt.Errorf("smtp %s:%d: %w", s.ep.Host, s.ep.Port, err)
 	}
