@@ -55,9 +55,11 @@ func TestCatcherKeepsAndListsMail(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	subjects := []string{"First <b>bold</b>", "Segunda: confirmación"}
+	// Long enough for quoted-printable to break it, with "=" to encode.
+	const link = "https://example.org/confirm?token=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.sig="
 	for i, subj := range subjects {
 		if err := s.Send(ctx, mail.Message{To: []string{"ana@example.org", "bo@example.org"}[i], Subject: subj,
-			Text: "Follow https://example.org/confirm?t=" + subj[:5]}); err != nil {
+			Text: "Follow\n\n" + link + subj[:5] + "\n", HTML: "<p>caught</p>"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,9 +100,17 @@ func TestCatcherKeepsAndListsMail(t *testing.T) {
 		t.Errorf("page lacks the recipient or the link to %s:\n%s", names[0], page)
 	}
 
+	if strings.Contains(string(first), link) {
+		t.Fatal("the link is not encoded in the file: the page's decoding goes untested")
+	}
 	code, ctype, text := get(t, strings.TrimSuffix(c.PageURL(), "/")+"/messages/"+names[0])
-	if code != 200 || !strings.HasPrefix(ctype, "text/plain") || text != string(first) {
-		t.Errorf("message page: %d %s, same as the file: %v", code, ctype, text == string(first))
+	if code != 200 || !strings.HasPrefix(ctype, "text/plain") || !strings.Contains(text, "Subject: First <b>bold</b>") ||
+		!strings.Contains(text, "\n"+link+"First\r\n") || !strings.Contains(text, "----- text/html -----\r\n\r\n<p>caught</p>") {
+		t.Errorf("message page: %d %s:\n%s", code, ctype, text)
+	}
+	code, _, raw := get(t, strings.TrimSuffix(c.PageURL(), "/")+"/messages/"+names[0]+"?raw=1")
+	if code != 200 || raw != string(first) {
+		t.Errorf("raw message: %d, same as the file: %v", code, raw == string(first))
 	}
 	for _, bad := range []string{"/messages/..%2Fsecret.eml", "/messages/" + strings.TrimSuffix(names[0], ".eml"), "/messages/.x.eml.tmp"} {
 		if code, _, _ := get(t, strings.TrimSuffix(c.PageURL(), "/")+bad); code != http.StatusNotFound {

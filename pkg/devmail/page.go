@@ -2,10 +2,16 @@ package devmail
 
 import (
 	"bytes"
+	"encoding/base64"
+	"fmt"
 	"html/template"
+	"io"
 	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,8 +98,10 @@ func decode(s string) string {
 	return s
 }
 
-// show serves one message as it was received, as plain text: the browser
-// renders none of it.
+// show serves one message as plain text, so the browser renders none of
+// it: its headers as received, then each text part decoded (a
+// quoted-printable link becomes one line to copy). ?raw=1 gives the file
+// as received.
 func (c *Catcher) show(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if !isMessageName(name) {
@@ -107,5 +115,62 @@ func (c *Catcher) show(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(b)
+	if r.URL.Query().Get("raw") != "" {
+		_, _ = w.Write(b)
+		return
+	}
+	_, _ = w.Write(readable(b))
+}
+
+// readable is msg with its headers as they are and its body decoded: the
+// text of every part, each under its content type. A message it cannot
+// read comes back as it is.
+func readable(msg []byte) []byte {
+	head, _, ok := bytes.Cut(msg, []byte("\r\n\r\n"))
+	m, err := mail.ReadMessage(bytes.NewReader(msg))
+	if !ok || err != nil {
+		return msg
+	}
+	var out bytes.Buffer
+	out.Write(head)
+	out.WriteString("\r\n")
+	if err := writeBody(&out, textproto.MIMEHeader(m.Header), m.Body); err != nil {
+		return msg
+	}
+	return out.Bytes()
+}
+
+// writeBody writes the decoded text of a body with header h, descending
+// into multipart bodies.
+func writeBody(out *bytes.Buffer, h textproto.MIMEHeader, body io.Reader) error {
+	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		mt = "text/plain"
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextPart() // undoes quoted-printable
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := writeBody(out, p.Header, p); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Fprintf(out, "\r\n----- %s -----\r\n\r\n", mt)
+	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, body) // skips line breaks
+	case "quoted-printable":
+		// multipart.Reader has decoded parts already and dropped this
+		// header; a single-part message still needs it.
+		body = quotedprintable.NewReader(body)
+	}
+	_, err = io.Copy(out, body)
+	return err
 }
