@@ -19,6 +19,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/clientaddr"
 	"github.com/consulta-platform/consulta/pkg/events"
 	"github.com/consulta-platform/consulta/pkg/grpcserver"
+	"github.com/consulta-platform/consulta/pkg/mail"
 	"github.com/consulta-platform/consulta/pkg/postgres"
 	"github.com/consulta-platform/consulta/pkg/retention"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
@@ -145,6 +146,13 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 			SMTPURL: e.str("CONSULTA_SMTP_URL", ""),
 			From:    e.str("CONSULTA_MAIL_FROM", ""),
 		},
+	}
+	if u := cfg.Mail.SMTPURL; u != "" {
+		// Checked here to name the variable; the error never quotes the
+		// URL, which may hold a password.
+		if _, err := mail.ParseURL(u); err != nil {
+			e.errs = append(e.errs, fmt.Sprintf("CONSULTA_SMTP_URL: %v", err))
+		}
 	}
 	if k := e.str("CONSULTA_SIGNING_KEY", ""); k != "" {
 		key, err := base64.StdEncoding.DecodeString(k)

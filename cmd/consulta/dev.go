@@ -15,6 +15,7 @@ import (
 	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/devenv"
+	"github.com/consulta-platform/consulta/pkg/devmail"
 	"github.com/consulta-platform/consulta/pkg/natsacl"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/submission"
@@ -33,6 +34,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dataDir := fs.String("data-dir", "", "where the in-process NATS server keeps its files, under nats/ (default: beside the development key, one store per database; a temporary directory with a throwaway Postgres)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	keyPath := fs.String("key", auth.DefaultDevKeyPath(), "development signing key (created when missing)")
+	mailAddr := fs.String("mail", "127.0.0.1:8025", "web page of the mail catcher, used when CONSULTA_SMTP_URL is not set (loopback only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,6 +97,20 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer stopNATS()
 
+	// Without a mail server of its own, mail goes to the catcher: .eml
+	// files beside the dev data and a page that lists them.
+	smtpURL, mailNote := os.Getenv("CONSULTA_SMTP_URL"), "sent through CONSULTA_SMTP_URL"
+	if smtpURL == "" {
+		catcher, err := devmail.Start(devmail.Options{Dir: filepath.Join(dataHome, "mail"), SMTPAddr: "127.0.0.1:0",
+			HTTPAddr: *mailAddr, Log: log.With("component", "devmail")})
+		if err != nil {
+			return err
+		}
+		defer catcher.Close()
+		smtpURL = catcher.SMTPURL()
+		mailNote = fmt.Sprintf("%s  (caught: files in %s)", catcher.PageURL(), catcher.Dir())
+	}
+
 	p, err := platform.New(ctx, platform.Config{
 		Services:    platform.AllServices,
 		DatabaseURL: dbURL,
@@ -119,8 +135,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		SigningKey:       signingKey,
 		PublicURL:        "http://" + *httpAddr,
 		BlobStoreURL:     "file://" + filepath.Join(dataHome, "blobs"),
-		// Without a mail server, confirmation links go to the log.
-		Mail: submission.MailConfig{SMTPURL: os.Getenv("CONSULTA_SMTP_URL"), LogOnly: os.Getenv("CONSULTA_SMTP_URL") == ""},
+		Mail:             submission.MailConfig{SMTPURL: smtpURL, From: os.Getenv("CONSULTA_MAIL_FROM"), SendTimeout: 10 * time.Second},
 	})
 	if err != nil {
 		return err
@@ -134,6 +149,7 @@ Consulta is running (ready in %s).
   Postgres   %s
   Redis      %s
   NATS       %s  (files in %s; user consulta, password made for this run)
+  mail       %s
 
 Tokens come from the development issuer:
   consulta token --role colead --country BR
@@ -141,7 +157,7 @@ Tokens come from the development issuer:
 
 Stop with Ctrl-C.
 `, time.Since(started).Round(time.Millisecond), p.HTTPAddr(), p.HTTPAddr(), p.GRPCAddr(), p.GRPCAddr(),
-		metricsURL(p.MetricsAddr()), redact(dbURL), redisURL, natsURL, storeDir)
+		metricsURL(p.MetricsAddr()), redact(dbURL), redisURL, natsURL, storeDir, mailNote)
 	return p.Run(ctx)
 }
 

@@ -26,6 +26,7 @@ import (
 	eventsv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/events/v1"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/pkg/inbox"
+	"github.com/consulta-platform/consulta/pkg/mail"
 	"github.com/consulta-platform/consulta/pkg/outbox"
 	"github.com/consulta-platform/consulta/services/submission/internal/app"
 	"github.com/consulta-platform/consulta/services/submission/internal/grpcapi"
@@ -138,7 +139,13 @@ func New(d Deps) (*Service, error) {
 		Signer: signer, Now: d.Now, PublicURL: d.PublicURL, Detector: d.Detector, Limiter: d.Limiter, Limits: d.Limits, Blobs: d.Blobs,
 		Source: d.Source, DocumentGrace: d.DocumentGrace,
 	})
-	m, err := mailer.New(d.Pool, d.Mail, d.Logger.With("component", "mailer"))
+	mc := d.Mail
+	if mc.MessageIDDomain == "" {
+		// Message-IDs name the platform's public host (the domain of From
+		// when there is none).
+		mc.MessageIDDomain = mail.DomainOf(d.PublicURL)
+	}
+	m, err := mailer.New(d.Pool, mc, d.Logger.With("component", "mailer"))
 	if err != nil {
 		return nil, err
 	}

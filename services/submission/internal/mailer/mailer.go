@@ -13,30 +13,29 @@ package mailer
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/smtp"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/consulta-platform/consulta/pkg/mail"
 )
 
 // Config says how mail leaves.
 type Config struct {
-	// SMTPURL is smtp://[user:password@]host:port; empty means no server.
+	// SMTPURL is the server (mail.ParseURL: smtp://[user:password@]host:port
+	// with ?starttls=required|opportunistic|none, or smtps:// for TLS from
+	// the start); empty means no server, and mail stays queued.
 	SMTPURL string
 	// From is the sender address.
 	From string
-	// LogOnly writes messages to the log instead of sending them, for
-	// development without a mail server. Never in production: the log then
-	// holds addresses.
-	LogOnly bool
+	// MessageIDDomain is the right-hand side of Message-IDs; empty means
+	// the domain of From.
+	MessageIDDomain string
 	// Interval is how often the queue is looked at (default 1s).
 	Interval time.Duration
 	// SendTimeout bounds the sending of one message, from the dial to the
@@ -49,10 +48,12 @@ const batchSize = 20
 
 // Mailer drains the mail outbox.
 type Mailer struct {
-	pool *pgxpool.Pool
-	cfg  Config
-	log  *slog.Logger
-	send func(ctx context.Context, to, subject, body string) error
+	pool   *pgxpool.Pool
+	cfg    Config
+	log    *slog.Logger
+	sender mail.Sender
+	// domain is the right-hand side of Message-IDs.
+	domain string
 	// lease is how long claimed messages are left to this mailer: the time
 	// a whole batch may take, and a margin.
 	lease time.Duration
@@ -69,91 +70,34 @@ func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger) (*Mailer, error) {
 	if cfg.From == "" {
 		cfg.From = "consulta@localhost"
 	}
-	m := &Mailer{pool: pool, cfg: cfg, log: log, lease: batchSize*cfg.SendTimeout + time.Minute}
-	switch {
-	case cfg.SMTPURL != "":
-		u, err := url.Parse(cfg.SMTPURL)
-		if err != nil || u.Scheme != "smtp" || u.Host == "" {
-			return nil, fmt.Errorf("mailer: SMTP URL %q: want smtp://[user:password@]host:port", cfg.SMTPURL)
+	m := &Mailer{pool: pool, cfg: cfg, log: log, lease: batchSize*cfg.SendTimeout + time.Minute,
+		domain: cfg.MessageIDDomain}
+	if m.domain == "" {
+		m.domain = mail.DomainOf(cfg.From)
+	}
+	if cfg.SMTPURL != "" {
+		s, err := mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.From, Domain: m.domain, Timeout: cfg.SendTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("mailer: %w", err)
 		}
-		m.send = m.smtpSender(u)
-	case cfg.LogOnly:
-		m.send = func(_ context.Context, to, subject, body string) error {
-			log.Info("mail (not sent: development)", "to", to, "subject", subject, "body", body)
-			return nil
-		}
+		m.sender = s
 	}
 	return m, nil
 }
 
-// smtpSender sends through the server at u, as smtp.SendMail does, but
-// bounded by ctx: the dial, and every exchange after it through the
-// connection's deadline.
-func (m *Mailer) smtpSender(u *url.URL) func(ctx context.Context, to, subject, body string) error {
-	host, _, _ := net.SplitHostPort(u.Host)
-	var a smtp.Auth
-	if u.User != nil {
-		pw, _ := u.User.Password()
-		a = smtp.PlainAuth("", u.User.Username(), pw, host)
-	}
-	return func(ctx context.Context, to, subject, body string) error {
-		msg := "From: " + m.cfg.From + "\r\nTo: " + to + "\r\nSubject: " + subject +
-			"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
-			strings.ReplaceAll(body, "\n", "\r\n")
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", u.Host)
-		if err != nil {
-			return fmt.Errorf("dial %s: %w", u.Host, err)
-		}
-		defer conn.Close()
-		if dl, ok := ctx.Deadline(); ok {
-			if err := conn.SetDeadline(dl); err != nil {
-				return err
-			}
-		}
-		// A cancelled ctx (shutdown) ends the exchange at once.
-		stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-		defer stop()
-		c, err := smtp.NewClient(conn, host)
-		if err != nil {
-			return fmt.Errorf("smtp greeting: %w", err)
-		}
-		defer c.Close()
-		if ok, _ := c.Extension("STARTTLS"); ok {
-			if err := c.StartTLS(&tls.Config{ServerName: host}); err != nil {
-				return fmt.Errorf("smtp starttls: %w", err)
-			}
-		}
-		if a != nil {
-			if ok, _ := c.Extension("AUTH"); ok {
-				if err := c.Auth(a); err != nil {
-					return fmt.Errorf("smtp auth: %w", err)
-				}
-			}
-		}
-		if err := c.Mail(m.cfg.From); err != nil {
-			return fmt.Errorf("smtp MAIL: %w", err)
-		}
-		if err := c.Rcpt(to); err != nil {
-			return fmt.Errorf("smtp RCPT: %w", err)
-		}
-		w, err := c.Data()
-		if err != nil {
-			return fmt.Errorf("smtp DATA: %w", err)
-		}
-		if _, err := w.Write([]byte(msg)); err != nil {
-			return fmt.Errorf("smtp message: %w", err)
-		}
-		if err := w.Close(); err != nil {
-			return fmt.Errorf("smtp message: %w", err)
-		}
-		return c.Quit()
+// message is the mail x: a transactional message (no List-Unsubscribe),
+// its text also as HTML. Its Message-ID comes from the row, so a message
+// sent again after a crash (at least once) is recognisably the same one.
+func (m *Mailer) message(x queued) mail.Message {
+	return mail.Message{
+		To: x.to, Subject: x.subject, Text: x.body, HTML: mail.HTMLFromText(x.body),
+		MessageID: x.id + "@" + m.domain,
 	}
 }
 
 // Run sends queued mail until ctx is cancelled.
 func (m *Mailer) Run(ctx context.Context) error {
-	if m.send == nil {
+	if m.sender == nil {
 		m.log.Warn("mailer: no SMTP server configured; confirmation mail stays queued")
 		<-ctx.Done()
 		return nil
@@ -174,7 +118,7 @@ func (m *Mailer) Run(ctx context.Context) error {
 
 // Flush sends what is due now and returns how many messages went out.
 func (m *Mailer) Flush(ctx context.Context) (int, error) {
-	if m.send == nil {
+	if m.sender == nil {
 		return 0, errors.New("mailer: nothing to send with")
 	}
 	sent := 0
@@ -187,8 +131,8 @@ func (m *Mailer) Flush(ctx context.Context) (int, error) {
 	}
 }
 
-// mail is one claimed message.
-type mail struct {
+// queued is one claimed message.
+type queued struct {
 	id, to, subject, body string
 	attempts              int
 }
@@ -207,7 +151,7 @@ func (m *Mailer) flushBatch(ctx context.Context) (sent int, more bool, err error
 			return sent, false, m.release(ctx, msgs[i:])
 		}
 		sendCtx, cancel := context.WithTimeout(ctx, m.cfg.SendTimeout)
-		sendErr := m.send(sendCtx, x.to, x.subject, x.body)
+		sendErr := m.sender.Send(sendCtx, m.message(x))
 		cancel()
 		if sendErr != nil && ctx.Err() != nil {
 			return sent, false, m.release(ctx, msgs[i:])
@@ -231,7 +175,7 @@ func (m *Mailer) flushBatch(ctx context.Context) (sent int, more bool, err error
 // claim takes up to batchSize due messages for this mailer, in one
 // statement (its own short transaction): their next_try_at moves to the
 // end of the lease, so no other mailer takes them meanwhile.
-func (m *Mailer) claim(ctx context.Context) ([]mail, error) {
+func (m *Mailer) claim(ctx context.Context) ([]queued, error) {
 	rows, err := m.pool.Query(ctx, `UPDATE submission.mail_outbox SET next_try_at = now() + $2::interval
 		WHERE id IN (SELECT id FROM submission.mail_outbox WHERE next_try_at <= now()
 			ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)
@@ -239,8 +183,8 @@ func (m *Mailer) claim(ctx context.Context) ([]mail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claim queued mail: %w", err)
 	}
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (mail, error) {
-		var x mail
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (queued, error) {
+		var x queued
 		err := r.Scan(&x.id, &x.to, &x.subject, &x.body, &x.attempts)
 		return x, err
 	})
@@ -252,7 +196,7 @@ func (m *Mailer) claim(ctx context.Context) ([]mail, error) {
 
 // recordFailure schedules x again after a pause that grows with each
 // failure; the address stays in this schema.
-func (m *Mailer) recordFailure(ctx context.Context, x mail, sendErr error) error {
+func (m *Mailer) recordFailure(ctx context.Context, x queued, sendErr error) error {
 	delay := time.Duration(1<<min(x.attempts, 10)) * 30 * time.Second
 	if _, err := m.pool.Exec(ctx, `UPDATE submission.mail_outbox SET attempts = attempts + 1,
 		next_try_at = now() + $2::interval, last_error = $3 WHERE id = $1`, x.id, delay.String(), sendErr.Error()); err != nil {
@@ -266,7 +210,7 @@ func (m *Mailer) recordFailure(ctx context.Context, x mail, sendErr error) error
 
 // release hands unsent claimed messages back to the queue, due now. It runs
 // while stopping, so it does not take ctx's cancellation.
-func (m *Mailer) release(ctx context.Context, msgs []mail) error {
+func (m *Mailer) release(ctx context.Context, msgs []queued) error {
 	ids := make([]string, len(msgs))
 	for i, x := range msgs {
 		ids[i] = x.id
