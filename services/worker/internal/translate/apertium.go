@@ -76,6 +76,10 @@ type Apertium struct {
 // ApertiumBinary is the name of the Apertium command.
 const ApertiumBinary = "apertium"
 
+// ApertiumModesDir is where the Debian packages install the pairs' modes,
+// the directory apertium-apy serves.
+const ApertiumModesDir = "/usr/share/apertium/modes"
+
 // NewApertium returns a client of the apertium-apy at apyURL, or of the
 // apertium command when apyURL is empty; then the command must be installed.
 func NewApertium(apyURL string) (*Apertium, error) {

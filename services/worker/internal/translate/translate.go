@@ -203,4 +203,3 @@ func redacted(u string) string {
 	}
 	return parsed.Redacted()
 }
-
