@@ -90,6 +90,33 @@ func (e *env) err() error {
 	return fmt.Errorf("bad environment: %s", strings.Join(e.errs, "; "))
 }
 
+// translatorFromEnv reads the machine translation settings. Without
+// CONSULTA_TRANSLATOR the provider is LibreTranslate when
+// CONSULTA_TRANSLATOR_URL is set, else Apertium when CONSULTA_APERTIUM_URL
+// is set or the apertium command is installed, else none.
+func translatorFromEnv(e *env) worker.TranslatorConfig {
+	c := worker.TranslatorConfig{
+		Provider:          strings.ToLower(e.str("CONSULTA_TRANSLATOR", "")),
+		ApertiumURL:       e.str("CONSULTA_APERTIUM_URL", ""),
+		LibreTranslateURL: e.str("CONSULTA_TRANSLATOR_URL", ""),
+		LibreTranslateKey: e.str("CONSULTA_TRANSLATOR_API_KEY", ""),
+		DeepLKey:          e.str("CONSULTA_DEEPL_API_KEY", ""),
+		DeepLURL:          e.str("CONSULTA_DEEPL_URL", ""),
+		DeepLGlossaries:   e.str("CONSULTA_DEEPL_GLOSSARIES", ""),
+		OpenAIURL:         e.str("CONSULTA_OPENAI_URL", ""),
+		OpenAIKey:         e.str("CONSULTA_OPENAI_API_KEY", ""),
+		OpenAIModel:       e.str("CONSULTA_OPENAI_MODEL", ""),
+	}
+	switch c.Provider {
+	case "":
+		c.Provider = worker.DefaultTranslator(c)
+	case "apertium", "libretranslate", "deepl", "openai", "none":
+	default:
+		e.errs = append(e.errs, fmt.Sprintf("CONSULTA_TRANSLATOR=%q: want apertium, libretranslate, deepl, openai or none", c.Provider))
+	}
+	return c
+}
+
 // platformConfigFromEnv reads the Config of `consulta serve`. Every variable
 // is listed in docs/operations.md.
 func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config, *envLog, error) {
@@ -125,6 +152,7 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 		JobQueuePrefix:   e.str("CONSULTA_QUEUE_PREFIX", ""),
 		TranslatorURL:    e.str("CONSULTA_TRANSLATOR_URL", ""),
 		TranslatorAPIKey: e.str("CONSULTA_TRANSLATOR_API_KEY", ""),
+		Translator:       translatorFromEnv(e),
 		Migrate:          e.boolean("CONSULTA_MIGRATE", false),
 		Auth: auth.VerifierConfig{
 			JWKSURL:  e.str("CONSULTA_JWKS_URL", ""),

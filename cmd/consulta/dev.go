@@ -19,6 +19,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/natsacl"
 	"github.com/consulta-platform/consulta/pkg/telemetry"
 	"github.com/consulta-platform/consulta/services/submission"
+	"github.com/consulta-platform/consulta/services/worker"
 )
 
 // runDev runs every service in one process on embedded defaults: an
@@ -111,6 +112,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		mailNote = fmt.Sprintf("%s  (caught: files in %s)", catcher.PageURL(), catcher.Dir())
 	}
 
+	tr, stopTranslator, err := devTranslator(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer stopTranslator()
+
 	p, err := platform.New(ctx, platform.Config{
 		Services:    platform.AllServices,
 		DatabaseURL: dbURL,
@@ -126,16 +133,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			Issuer:   auth.DevIssuer,
 			Audience: auth.DevAudience,
 		},
-		DevJWKS:          key.JWKS(),
-		JobPollInterval:  200 * time.Millisecond,
-		TranslatorURL:    os.Getenv("CONSULTA_TRANSLATOR_URL"),
-		TranslatorAPIKey: os.Getenv("CONSULTA_TRANSLATOR_API_KEY"),
-		Migrate:          true,
-		Logger:           log,
-		SigningKey:       signingKey,
-		PublicURL:        "http://" + *httpAddr,
-		BlobStoreURL:     "file://" + filepath.Join(dataHome, "blobs"),
-		Mail:             submission.MailConfig{SMTPURL: smtpURL, From: os.Getenv("CONSULTA_MAIL_FROM"), SendTimeout: 10 * time.Second},
+		DevJWKS:         key.JWKS(),
+		JobPollInterval: 200 * time.Millisecond,
+		Translator:      tr.config,
+		Migrate:         true,
+		Logger:          log,
+		SigningKey:      signingKey,
+		PublicURL:       "http://" + *httpAddr,
+		BlobStoreURL:    "file://" + filepath.Join(dataHome, "blobs"),
+		Mail:            submission.MailConfig{SMTPURL: smtpURL, From: os.Getenv("CONSULTA_MAIL_FROM"), SendTimeout: 10 * time.Second},
 	})
 	if err != nil {
 		return err
@@ -149,7 +155,8 @@ Consulta is running (ready in %s).
   Postgres   %s
   Redis      %s
   NATS       %s  (files in %s; user consulta, password made for this run)
-  mail       %s
+  Mail       %s
+  Translate  %s
 
 Tokens come from the development issuer:
   consulta token --role colead --country BR
@@ -157,8 +164,51 @@ Tokens come from the development issuer:
 
 Stop with Ctrl-C.
 `, time.Since(started).Round(time.Millisecond), p.HTTPAddr(), p.HTTPAddr(), p.GRPCAddr(), p.GRPCAddr(),
-		metricsURL(p.MetricsAddr()), redact(dbURL), redisURL, natsURL, storeDir, mailNote)
+		metricsURL(p.MetricsAddr()), redact(dbURL), redisURL, natsURL, storeDir, mailNote, tr.banner)
 	return p.Run(ctx)
+}
+
+// devTranslation is the machine translation of consulta dev.
+type devTranslation struct {
+	config worker.TranslatorConfig
+	// banner says what translates, or what to install.
+	banner string
+}
+
+// devTranslator reads the translation settings as consulta serve does.
+// Apertium, the default when installed, runs as a throwaway apertium-apy
+// (pipelines stay warm between texts) or, without apertium-apy, as the
+// apertium command. Without a translator everything else works and texts
+// wait for a review; the banner says what to install.
+func devTranslator(ctx context.Context, log *slog.Logger) (devTranslation, func(), error) {
+	e := &env{lookup: os.LookupEnv}
+	c := translatorFromEnv(e)
+	if err := e.err(); err != nil {
+		return devTranslation{}, nil, err
+	}
+	nothing := func() {}
+	switch c.Provider {
+	case "", "none":
+		banner := "none: texts wait for a review"
+		if c.Provider == "" {
+			banner += "; for Apertium translations: " + worker.ApertiumInstall
+			log.Warn("no machine translation: Apertium is not installed", "install", worker.ApertiumInstall)
+		}
+		return devTranslation{config: c, banner: banner}, nothing, nil
+	case "apertium":
+		if c.ApertiumURL != "" {
+			return devTranslation{config: c, banner: "apertium-apy at " + c.ApertiumURL}, nothing, nil
+		}
+		url, stop, err := devenv.StartApertiumAPY(ctx, log, "")
+		if err != nil {
+			// The command alone translates too, only slower.
+			log.Info("apertium-apy not started; translating with the apertium command", "err", err)
+			return devTranslation{config: c, banner: "apertium (command)"}, nothing, nil
+		}
+		c.ApertiumURL = url
+		return devTranslation{config: c, banner: "apertium-apy at " + url}, stop, nil
+	}
+	return devTranslation{config: c, banner: c.Provider}, nothing, nil
 }
 
 // explainMissing turns a missing binary into instructions.

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -156,6 +157,7 @@ func NewServer(cfg Config) (*asynq.Server, error) {
 		Queues:            map[string]int{cfg.Queue(QueueDefault): 6, cfg.Queue(QueueLow): 1},
 		TaskCheckInterval: cfg.PollInterval,
 		ShutdownTimeout:   20 * time.Second,
+		RetryDelayFunc:    RetryDelay,
 		Logger:            slogAdapter{log.With("component", "asynq")},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
@@ -163,6 +165,41 @@ func NewServer(cfg Config) (*asynq.Server, error) {
 			log.Error("job failed", "type", task.Type(), "task_id", id, "retried", retried, "err", err)
 		}),
 	}), nil
+}
+
+// Bounds of the retry delay.
+const (
+	// RetryBase is the delay before the first retry, before jitter.
+	RetryBase = 10 * time.Second
+	// RetryCap bounds the exponential delay (not a delay an error asks for).
+	RetryCap = time.Hour
+	// MaxRequestedDelay bounds the delay an error asks for.
+	MaxRequestedDelay = 24 * time.Hour
+)
+
+// RetryDelayer is an error that knows how long to wait before the next try,
+// such as a translation provider's answer with Retry-After. It is found
+// through any wrapping.
+type RetryDelayer interface {
+	RetryDelay() time.Duration
+}
+
+// RetryDelay is the servers' delay before retry n (0 for the first retry)
+// of a failed task: exponential backoff from RetryBase, doubling up to
+// RetryCap, with "equal jitter" (a random half on top of a fixed half) so
+// that tasks failing together do not retry together; and never less than
+// what the error asks for through RetryDelayer, up to MaxRequestedDelay.
+func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
+	d := RetryCap
+	if n < 30 { // 2^n overflows long before; the cap is reached at n = 9
+		d = min(RetryBase<<n, RetryCap)
+	}
+	d = d/2 + rand.N(d/2+1)
+	var r RetryDelayer
+	if errors.As(err, &r) {
+		d = max(d, min(r.RetryDelay(), MaxRequestedDelay))
+	}
+	return d
 }
 
 // NewInspector reads the state of queues and tasks.

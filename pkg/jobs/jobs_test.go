@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,5 +144,95 @@ func TestWithdrawIsIdempotent(t *testing.T) {
 	// Withdrawn, the id is free again: a rescheduled dialogue may reuse it.
 	if ok, err := c.Enqueue(context.Background(), job); !ok || err != nil {
 		t.Fatalf("enqueue after withdraw: %v, %v", ok, err)
+	}
+}
+
+type waitErr time.Duration
+
+func (w waitErr) Error() string             { return "provider says wait" }
+func (w waitErr) RetryDelay() time.Duration { return time.Duration(w) }
+
+func TestRetryDelay(t *testing.T) {
+	plain := errors.New("failed")
+	for n := range 40 {
+		want := RetryCap
+		if n < 9 {
+			want = min(RetryBase<<n, RetryCap)
+		}
+		seen := map[time.Duration]bool{}
+		for range 20 {
+			d := RetryDelay(n, plain, nil)
+			if d < want/2 || d > want {
+				t.Fatalf("retry %d: %s, want within [%s, %s]", n, d, want/2, want)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 2 {
+			t.Errorf("retry %d: always %v, want jitter", n, seen)
+		}
+		// The delay an error asks for is a floor, through wrapping, and bounded.
+		asked := fmt.Errorf("job: %w", waitErr(3*time.Hour))
+		if d := RetryDelay(n, asked, nil); d < 3*time.Hour {
+			t.Errorf("retry %d asked 3h: %s", n, d)
+		}
+		if d := RetryDelay(n, waitErr(100*time.Hour), nil); d != MaxRequestedDelay {
+			t.Errorf("retry %d asked 100h: %s, want %s", n, d, MaxRequestedDelay)
+		}
+	}
+}
+
+// TestRetryHonoursRequestedDelay runs a task that fails asking for a delay
+// and expects the server to schedule its retry no sooner.
+func TestRetryHonoursRequestedDelay(t *testing.T) {
+	cfg := testConfig(t)
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Enqueue(context.Background(), Job{Task: asynq.NewTask("test:wait", nil), ID: "wait:1"}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := make(chan time.Time, 1)
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("test:wait", func(context.Context, *asynq.Task) error {
+		select {
+		case failed <- time.Now():
+		default:
+		}
+		return fmt.Errorf("translate: %w", waitErr(2*time.Hour))
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	var at time.Time
+	select {
+	case at = <-failed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("task did not run")
+	}
+	insp, err := NewInspector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer insp.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := insp.GetTaskInfo(cfg.Queue(QueueDefault), "wait:1")
+		if err == nil && info.State == asynq.TaskStateRetry {
+			if info.NextProcessAt.Before(at.Add(2*time.Hour - time.Second)) {
+				t.Errorf("retry at %s, %s after the failure; want at least 2h", info.NextProcessAt, info.NextProcessAt.Sub(at))
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task not in retry: %+v, %v", info, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

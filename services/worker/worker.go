@@ -36,8 +36,42 @@ const (
 	ConsultationsConsumer = "worker-consultations"
 )
 
-// Translator is machine translation; see NewLibreTranslate.
+// Translator is machine translation; see NewTranslator.
 type Translator = translate.Translator
+
+// TranslatorConfig chooses and configures the translation provider:
+// Apertium, LibreTranslate, DeepL or an OpenAI-compatible endpoint.
+type TranslatorConfig = translate.Config
+
+// Provenance says which provider and which model or language pair produced
+// a translation; see TranslationProvenance.
+type Provenance = translate.Provenance
+
+// NewTranslator builds the Translator cfg names; nil and no error when it
+// names none.
+func NewTranslator(cfg TranslatorConfig) (Translator, error) {
+	return translate.New(cfg)
+}
+
+// DefaultTranslator is the provider to use when none is named:
+// LibreTranslate when its URL is set, else Apertium when an apertium-apy URL
+// is set or the apertium command is installed, else none.
+func DefaultTranslator(cfg TranslatorConfig) string {
+	return translate.DefaultProvider(cfg)
+}
+
+// TranslationProvenance says what t uses to translate from one language
+// into another.
+func TranslationProvenance(t Translator, from, to string) Provenance {
+	return translate.ProvenanceOf(t, from, to)
+}
+
+// ApertiumInstall is the command that installs Apertium and the pairs the
+// platform uses on Debian or Ubuntu.
+const ApertiumInstall = translate.ApertiumInstall
+
+// ApertiumInstalled reports whether the apertium command is on PATH.
+func ApertiumInstalled() bool { return translate.ApertiumInstalled() }
 
 // NewLibreTranslate returns a Translator for the LibreTranslate-compatible
 // API at url (the base URL, without /translate), sending apiKey when it is

@@ -127,9 +127,11 @@ type Config struct {
 	// Redis (default worker.DefaultReconcileInterval).
 	ReconcileInterval time.Duration
 	DigestLeads       []time.Duration
-	// TranslatorURL is the base URL of a LibreTranslate-compatible API the
-	// worker translates consultation texts with; empty means none, and
-	// texts wait for a co-lead's review.
+	// Translator chooses the worker's machine translation (Provider empty:
+	// none, and texts wait for a co-lead's review).
+	Translator worker.TranslatorConfig
+	// TranslatorURL is the base URL of a LibreTranslate-compatible API;
+	// when set and Translator names no provider, LibreTranslate is used.
 	TranslatorURL    string
 	TranslatorAPIKey string
 
@@ -236,9 +238,21 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		return nil, err
 	}
 	var translator worker.Translator
-	if cfg.runs(worker.Name) && cfg.TranslatorURL != "" {
-		if translator, err = worker.NewLibreTranslate(cfg.TranslatorURL, cfg.TranslatorAPIKey); err != nil {
+	if cfg.runs(worker.Name) {
+		tc := cfg.Translator
+		if tc.LibreTranslateURL == "" {
+			tc.LibreTranslateURL, tc.LibreTranslateKey = cfg.TranslatorURL, cfg.TranslatorAPIKey
+		}
+		if tc.Provider == "" && tc.LibreTranslateURL != "" {
+			tc.Provider = "libretranslate"
+		}
+		if translator, err = worker.NewTranslator(tc); err != nil {
 			return nil, err
+		}
+		if translator != nil {
+			cfg.Logger.Info("machine translation", "provider", tc.Provider)
+		} else {
+			cfg.Logger.Info("no machine translation configured: texts wait for a review")
 		}
 	}
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/consulta-platform/consulta/pkg/events"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
+	"github.com/consulta-platform/consulta/pkg/jobs"
 	"github.com/consulta-platform/consulta/pkg/testenv"
 	"github.com/consulta-platform/consulta/services/worker/internal/tasks"
 	"github.com/consulta-platform/consulta/services/worker/internal/translate"
@@ -155,5 +158,36 @@ func TestTranslateConsultationUnsupportedLanguageIsNotRetried(t *testing.T) {
 	err = h.Mux().ProcessTask(context.Background(), job.Task)
 	if !errors.Is(err, asynq.SkipRetry) || !strings.Contains(err.Error(), "nl is not supported") {
 		t.Errorf("err = %v, want a SkipRetry naming the language", err)
+	}
+}
+
+// A provider that is rate-limiting makes the job fail for a retry (not
+// SkipRetry) no sooner than the provider's Retry-After.
+func TestTranslateConsultationRateLimitedIsRetriedAfterProviderDelay(t *testing.T) {
+	js, stream := jetStream(t)
+	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "90")
+		w.WriteHeader(http.StatusTooManyRequests)
+		w.Write([]byte(`{"error":"Too many requests"}`))
+	}))
+	t.Cleanup(limited.Close)
+	tr, err := translate.NewLibreTranslate(limited.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tasks.Handlers{Logger: slog.New(slog.DiscardHandler), Translator: tr, JetStream: js}
+	job, err := tasks.NewTranslateConsultation(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.Mux().ProcessTask(context.Background(), job.Task)
+	if err == nil || errors.Is(err, asynq.SkipRetry) || !strings.Contains(err.Error(), "Too many requests") {
+		t.Fatalf("err = %v, want a retryable error", err)
+	}
+	if d := jobs.RetryDelay(0, err, job.Task); d < 90*time.Second {
+		t.Errorf("retry in %s, want at least the provider's 90s", d)
+	}
+	if info, _ := stream.Info(context.Background()); info.State.Msgs != 0 {
+		t.Errorf("%d messages published for a failed job", info.State.Msgs)
 	}
 }

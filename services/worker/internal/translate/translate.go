@@ -1,14 +1,29 @@
 // Package translate is the worker's machine translation: the Translator its
-// jobs call, and a client for LibreTranslate-compatible HTTP APIs.
+// jobs call and the providers behind it.
+//
+// Providers: Apertium (the default, free software running on this machine,
+// through apertium-apy's HTTP API or the apertium command; Spanish is the
+// pivot, so pt↔en, fr↔en and pt↔fr take two hops through es), LibreTranslate,
+// DeepL (with glossaries) and any OpenAI-compatible chat-completions endpoint.
+// New builds the one a Config names.
+//
+// The interface is one method, Translate, which returns one text per input
+// text, in order. Which provider and which model or language pair produced a
+// result is its Provenance: every provider here also has a method
+// Provenance(from, to string) Provenance, and ProvenanceOf(t, from, to) reads
+// it from any Translator (Provider "unknown" for one without it), so that
+// stored translations can be labelled "machine, by apertium es-pt".
+//
+// Failures are *Error values classified for retries: Permanent when the
+// provider refused the request itself (any 4xx but 401, 403, 408, 429 and
+// DeepL's 456 quota; an unsupported language pair), transient otherwise
+// (network, timeouts, 5xx, rate limits), with the provider's Retry-After.
+// IsPermanent and RetryAfter read them through any wrapping.
 package translate
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +35,40 @@ import (
 // BCP 47 tags; the result has one text per input text, in the same order.
 type Translator interface {
 	Translate(ctx context.Context, texts []string, from, to string) ([]string, error)
+}
+
+// Provenance says what produced a translation.
+type Provenance struct {
+	// Provider is one of the Provider* names.
+	Provider string
+	// Model is the model or language pair within the provider: "es-pt" or
+	// "pt-es+spa-eng" (two Apertium hops), "gpt-4o-mini", "deepl
+	// glossary 1234...".
+	Model string
+}
+
+// String is "provider model".
+func (p Provenance) String() string { return strings.TrimSpace(p.Provider + " " + p.Model) }
+
+// Provider names.
+const (
+	ProviderApertium       = "apertium"
+	ProviderLibreTranslate = "libretranslate"
+	ProviderDeepL          = "deepl"
+	ProviderOpenAI         = "openai"
+)
+
+// provenancer is what every provider here implements besides Translator.
+type provenancer interface {
+	Provenance(from, to string) Provenance
+}
+
+// ProvenanceOf says what t uses to translate from one language into another.
+func ProvenanceOf(t Translator, from, to string) Provenance {
+	if p, ok := t.(provenancer); ok {
+		return p.Provenance(from, to)
+	}
+	return Provenance{Provider: "unknown"}
 }
 
 // Defaults of LibreTranslate.
@@ -50,37 +99,15 @@ type LibreTranslate struct {
 
 // NewLibreTranslate checks baseURL and returns a client for it.
 func NewLibreTranslate(baseURL, apiKey string) (*LibreTranslate, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("translator URL %q: want http(s)://host[:port][/path]", baseURL)
+	base, err := checkBaseURL("translator URL", baseURL)
+	if err != nil {
+		return nil, err
 	}
 	return &LibreTranslate{
-		URL:    strings.TrimRight(baseURL, "/"),
+		URL:    base,
 		APIKey: apiKey,
 		Client: &http.Client{Timeout: DefaultTimeout},
 	}, nil
-}
-
-// HTTPError is a non-2xx answer of the translation API.
-type HTTPError struct {
-	StatusCode int
-	// Body is the start of the response body.
-	Body string
-}
-
-func (e *HTTPError) Error() string {
-	return fmt.Sprintf("status %d: %s", e.StatusCode, e.Body)
-}
-
-// Permanent reports whether sending the same request again cannot succeed:
-// the API rejected the request itself (for example an unsupported language
-// or a text over its size limit), not the key, the rate or its own state.
-func (e *HTTPError) Permanent() bool {
-	switch e.StatusCode {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
-		return true
-	}
-	return false
 }
 
 type request struct {
@@ -123,40 +150,28 @@ func (l *LibreTranslate) Translate(ctx context.Context, texts []string, from, to
 }
 
 func (l *LibreTranslate) post(ctx context.Context, body request) ([]string, error) {
-	b, err := json.Marshal(body)
+	b, err := jsonBody(body)
 	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.URL+"/translate", bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	client := l.Client
-	if client == nil {
-		client = &http.Client{Timeout: DefaultTimeout}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err // *url.Error names method, URL and cause
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return nil, fmt.Errorf("read response: %w", err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &HTTPError{StatusCode: resp.StatusCode, Body: excerpt(raw, bodyExcerpt)}
+		return nil, err
 	}
 	var r response
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("decode response %q: %w", excerpt(raw, bodyExcerpt), err)
+	err = call{
+		provider: ProviderLibreTranslate, client: l.Client, method: http.MethodPost, url: l.URL + "/translate",
+		body: b, contentType: "application/json",
+		message: func(raw []byte) string { return jsonMessage(raw, "error") },
+	}.do(ctx, &r)
+	if err != nil {
+		return nil, err
 	}
 	if len(r.TranslatedText) != len(body.Q) {
-		return nil, fmt.Errorf("%d translations for %d texts", len(r.TranslatedText), len(body.Q))
+		return nil, &Error{Provider: ProviderLibreTranslate, Err: fmt.Errorf("%d translations for %d texts", len(r.TranslatedText), len(body.Q))}
 	}
 	return r.TranslatedText, nil
+}
+
+// Provenance names LibreTranslate and the language pair.
+func (l *LibreTranslate) Provenance(from, to string) Provenance {
+	return Provenance{Provider: ProviderLibreTranslate, Model: BaseLanguage(from) + "-" + BaseLanguage(to)}
 }
 
 // BaseLanguage reduces a BCP 47 tag to its lower-case primary language
@@ -187,11 +202,4 @@ func redacted(u string) string {
 		return "(unparseable URL)"
 	}
 	return parsed.Redacted()
-}
-
-// IsPermanent reports whether err, from a Translator, will not go away by
-// itself (see HTTPError.Permanent).
-func IsPermanent(err error) bool {
-	var h *HTTPError
-	return errors.As(err, &h) && h.Permanent()
 }
