@@ -124,6 +124,9 @@ type Config struct {
 
 	JobQueuePrefix  string
 	JobPollInterval time.Duration
+	// JobConcurrency is how many jobs the worker runs at once (default in
+	// pkg/jobs).
+	JobConcurrency int
 	// ReconcileInterval is how often the worker re-creates jobs missing from
 	// Redis (default worker.DefaultReconcileInterval).
 	ReconcileInterval time.Duration
@@ -344,7 +347,7 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		w, err := worker.New(worker.Deps{
 			JetStream: js,
 			Jobs: jobs.Config{RedisURL: cfg.RedisURL, QueuePrefix: cfg.JobQueuePrefix,
-				PollInterval: cfg.JobPollInterval, Logger: p.log},
+				PollInterval: cfg.JobPollInterval, Concurrency: cfg.JobConcurrency, Logger: p.log},
 			Logger:      p.log.With("service", worker.Name),
 			DigestLeads: cfg.DigestLeads,
 			Now:         cfg.Now,

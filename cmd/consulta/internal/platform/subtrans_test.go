@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -252,6 +253,76 @@ func TestSubmissionTextsAreTranslated(t *testing.T) {
 	for _, table := range []string{"submission.translations", "submission.translation_memory"} {
 		if n := countRows(t, h.pool, table); n != 0 {
 			t.Errorf("%d rows left in %s after the erasure", n, table)
+		}
+	}
+}
+
+// TestTranslationMemoryTranslatesATextOnce: 1,000 submissions with the
+// same answer (up to white space) make one engine call per target
+// language; the other 999 come from the translation memory, as its
+// metrics count. The worker runs one job at a time here: jobs of the same
+// text running at once may each miss the memory (the first to record
+// fills it).
+func TestTranslationMemoryTranslatesATextOnce(t *testing.T) {
+	t.Parallel()
+	const n = 1000
+	fake := &fakeTestTranslator{}
+	h := startPlatformWith(t, func(c *platformConfig) { c.Translator = fake; c.JobConcurrency = 1 })
+	consultationID := openMultilingual(t, h)
+	ss := submissionv1.NewSubmissionServiceClient(h.grpcConn)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 4)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			text := "Uma campanha:   a mesma carta para todos."
+			if i%2 == 1 {
+				text = " Uma campanha: a mesma carta\npara todos. "
+			}
+			_, err := ss.CreateSubmission(context.Background(), &submissionv1.CreateSubmissionRequest{
+				ConsultationId: consultationID, Language: "pt",
+				Respondent: &submissionv1.Respondent{StakeholderType: "civil_society", Country: "BR", OrganisationName: "Campanha"},
+				Answers:    []*submissionv1.Answer{{QuestionId: "q1", Value: &submissionv1.Answer_Text{Text: text}}},
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("CreateSubmission: %v", err)
+		}
+	}
+	eventually(t, 120*time.Second, "every submission translated", func() error {
+		if got := countRows(t, h.pool, "submission.translations"); got != 3*n {
+			return fmt.Errorf("%d translations, want %d", got, 3*n)
+		}
+		return nil
+	})
+	calls, _ := fake.snapshot("pt")
+	if want := map[string]int{"pt>es": 1, "pt>en": 1, "pt>fr": 1}; !maps.Equal(calls, want) {
+		t.Errorf("engine calls %v, want %v", calls, want)
+	}
+	resp, err := http.Get("http://" + h.metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"es", "en", "fr"} {
+		for metric, want := range map[string]int{"hits": n - 1, "misses": 1} {
+			line := fmt.Sprintf(`consulta_translation_memory_%s_total{source_language="pt",target_language="%s"} %d`, metric, l, want)
+			if !strings.Contains(string(body), line+"\n") {
+				t.Errorf("metrics lack %s", line)
+			}
 		}
 	}
 }
