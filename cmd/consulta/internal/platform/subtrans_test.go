@@ -326,3 +326,56 @@ func TestTranslationMemoryTranslatesATextOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestTranslationAPIIsInternal: the internal translation RPCs answer only
+// the processes' service key: not the public, not a stakeholder or the
+// secretariat, not a service token made with another key; and no REST
+// route leads to them.
+func TestTranslationAPIIsInternal(t *testing.T) {
+	t.Parallel()
+	h := startPlatform(t)
+	consultationID := openMultilingual(t, h)
+	created, err := submissionv1.NewSubmissionServiceClient(h.grpcConn).CreateSubmission(context.Background(),
+		&submissionv1.CreateSubmissionRequest{ConsultationId: consultationID, Language: "pt",
+			Respondent: &submissionv1.Respondent{StakeholderType: "academia", Country: "BR", OrganisationName: "Uni"},
+			Answers:    []*submissionv1.Answer{{QuestionId: "q1", Value: &submissionv1.Answer_Text{Text: "Texto"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.GetSubmission().GetId()
+	tc := submissionv1.NewSubmissionTranslationServiceClient(h.grpcConn)
+	otherKey, err := auth.NewServiceKey([]byte("not the platform's service key, 32+ bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ := otherKey.GetRequestMetadata(context.Background())
+	for name, c := range map[string]struct {
+		ctx  context.Context
+		code codes.Code
+	}{
+		"public":      {context.Background(), codes.Unauthenticated},
+		"stakeholder": {h.grpcCtx(h.token(auth.RoleStakeholder, "", "ana")), codes.PermissionDenied},
+		"secretariat": {h.grpcCtx(h.token(auth.RoleSecretariat, "", "sec")), codes.PermissionDenied},
+		"other key":   {h.grpcCtx(strings.TrimPrefix(md["authorization"], "Bearer ")), codes.Unauthenticated},
+	} {
+		if _, err := tc.GetTextsForTranslation(c.ctx, &submissionv1.GetTextsForTranslationRequest{SubmissionId: id, Version: 1}); status.Code(err) != c.code {
+			t.Errorf("%s: GetTextsForTranslation: %v, want %s", name, err, c.code)
+		}
+		if _, err := tc.RecordTranslations(c.ctx, &submissionv1.RecordTranslationsRequest{SubmissionId: id, Version: 1,
+			Translations: []*submissionv1.RecordedTranslation{{QuestionId: "q1", Language: "en", Text: "x", Provider: "p"}}}); status.Code(err) != c.code {
+			t.Errorf("%s: RecordTranslations: %v, want %s", name, err, c.code)
+		}
+	}
+	for _, path := range []string{"/consulta.submission.v1.SubmissionTranslationService/GetTextsForTranslation",
+		"/v1/submissions/" + id + ":getTextsForTranslation", "/v1/submissions/" + id + "/texts"} {
+		code, _ := h.rest("POST", path, h.token(auth.RoleSecretariat, "", "sec"), map[string]any{"submissionId": id, "version": 1}, nil)
+		// grpc-gateway answers a path it has no route for with 404, 405 or
+		// (an unknown custom verb) 501.
+		if code != http.StatusNotFound && code != http.StatusMethodNotAllowed && code != http.StatusNotImplemented {
+			t.Errorf("POST %s: %d, want no route", path, code)
+		}
+	}
+	if n := countRows(t, h.pool, "submission.translations"); n != 0 {
+		t.Errorf("%d translations written by refused callers", n)
+	}
+}
