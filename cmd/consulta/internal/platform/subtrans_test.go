@@ -250,10 +250,31 @@ func TestSubmissionTextsAreTranslated(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("erase: %d %s", code, body)
 	}
+	// A job of the erased submission that runs late does nothing.
+	before, _ := fake.snapshot("pt")
+	payload, _ = json.Marshal(map[string]any{"submission_id": id, "consultation_id": consultationID, "version": 2,
+		"language": "pt", "text_answers": 1})
+	lateID := "late-" + id
+	if _, err := client.Enqueue(context.Background(), jobs.Job{Task: asynq.NewTask("translation:translate", payload), ID: lateID}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "late job done", func() error {
+		info, err := taskInfo(h, jobs.QueueDefault, lateID)
+		if err != nil {
+			return err
+		}
+		if info.State != asynq.TaskStateCompleted {
+			return fmt.Errorf("task %s is %s", lateID, info.State)
+		}
+		return nil
+	})
 	for _, table := range []string{"submission.translations", "submission.translation_memory"} {
 		if n := countRows(t, h.pool, table); n != 0 {
 			t.Errorf("%d rows left in %s after the erasure", n, table)
 		}
+	}
+	if after, _ := fake.snapshot("pt"); !maps.Equal(after, before) {
+		t.Errorf("a job of an erased submission called the engine: %v, before %v", after, before)
 	}
 }
 
