@@ -48,12 +48,17 @@ var openDataColumns = []string{
 // column per question id in questionnaire order; a text answer as written,
 // choices joined with "|", a scale as its number, a ranking joined with ">"
 // (most preferred first), a file as its blob id, and an empty cell for a
-// question not answered.
+// question not answered; then, per text question and language of the
+// consultation, "<question>.translation.<language>" with the translation of
+// the current version and "<question>.translation.<language>.label" saying
+// what it is ("machine translation by <provider> [<model>] at <time>").
 //
 // NDJSON: one JSON object per submission with the same fields and "answers",
 // an object keyed by question id in questionnaire order, holding what was
 // answered: a text and a file's blob id as strings, choices and rankings as
-// arrays of option ids, a scale as a number.
+// arrays of option ids, a scale as a number; and, when there are any,
+// "translations": an array of {question_id, language, text, kind, provider,
+// model, translated_at}, apart from the answers.
 //
 // Every CSV cell that a spreadsheet would take for a formula is written as
 // text, following OWASP's guidance on CSV injection: a cell whose first
