@@ -189,6 +189,13 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 		}
 		cfg.SigningKey = key
 	}
+	if k := e.str("CONSULTA_SERVICE_KEY", ""); k != "" {
+		key, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(key) < 32 {
+			e.errs = append(e.errs, "CONSULTA_SERVICE_KEY: want at least 32 random bytes, base64-encoded (openssl rand -base64 32)")
+		}
+		cfg.ServiceKey = key
+	}
 	for _, v := range []struct {
 		key string
 		to  *[]netip.Prefix

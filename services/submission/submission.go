@@ -118,6 +118,7 @@ type Service struct {
 	deps   Deps
 	app    *app.App
 	api    *grpcapi.Server
+	trans  *grpcapi.TranslationServer
 	relay  *outbox.Relay
 	mailer *mailer.Mailer
 }
@@ -135,9 +136,13 @@ func New(d Deps) (*Service, error) {
 		d.DocumentSweepInterval = app.DefaultDocumentSweepInterval
 	}
 	st := store.New(d.Pool)
+	memory, err := app.NewMemoryMetrics(d.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	a := app.New(st, app.Config{
 		Signer: signer, Now: d.Now, PublicURL: d.PublicURL, Detector: d.Detector, Limiter: d.Limiter, Limits: d.Limits, Blobs: d.Blobs,
-		Source: d.Source, DocumentGrace: d.DocumentGrace,
+		Source: d.Source, DocumentGrace: d.DocumentGrace, MemoryMetrics: memory,
 	})
 	mc := d.Mail
 	if mc.MessageIDDomain == "" {
@@ -154,6 +159,7 @@ func New(d Deps) (*Service, error) {
 		app:    a,
 		mailer: m,
 		api:    grpcapi.New(a),
+		trans:  grpcapi.NewTranslationServer(a),
 		relay: outbox.NewRelay(outbox.RelayConfig{
 			Pool: d.Pool, Schema: store.Schema, JetStream: d.JetStream, Logger: d.Logger.With("relay", store.Schema),
 			Registerer: d.Registerer,
@@ -164,6 +170,7 @@ func New(d Deps) (*Service, error) {
 // Register adds the gRPC API to s.
 func (s *Service) Register(gs *grpc.Server) {
 	submissionv1.RegisterSubmissionServiceServer(gs, s.api)
+	submissionv1.RegisterSubmissionTranslationServiceServer(gs, s.trans)
 }
 
 // RegisterGateway adds the REST/JSON routes, proxied to conn.
@@ -256,5 +263,9 @@ func Policy() auth.Policy {
 		// Data-protection requests: the secretariat, which handles them.
 		submissionv1.SubmissionService_ExportPersonalData_FullMethodName: {auth.RoleSecretariat},
 		submissionv1.SubmissionService_ErasePersonalData_FullMethodName:  {auth.RoleSecretariat},
+		// Internal: the worker's translation job, with the processes'
+		// shared service key (auth.ServiceKey). No REST route leads here.
+		submissionv1.SubmissionTranslationService_GetTextsForTranslation_FullMethodName: {auth.RoleService},
+		submissionv1.SubmissionTranslationService_RecordTranslations_FullMethodName:     {auth.RoleService},
 	}
 }

@@ -84,6 +84,9 @@ func NewLibreTranslate(url, apiKey string) (Translator, error) {
 	return lt, nil
 }
 
+// SubmissionTexts is the submission service's internal translation API.
+type SubmissionTexts = tasks.SubmissionTexts
+
 // DefaultDigestLeads are how long before a dialogue its digests go out.
 var DefaultDigestLeads = []time.Duration{7 * 24 * time.Hour, 24 * time.Hour}
 
@@ -103,6 +106,10 @@ type Deps struct {
 	// reconciler reads dialogues and consultations from; nil disables the
 	// reconciler.
 	Consultations ConsultationReader
+	// Submissions is the submission service's internal translation API
+	// (called with the service key); nil leaves submissions' texts
+	// untranslated.
+	Submissions SubmissionTexts
 	// ReconcileInterval is the time between two reconciliations (default
 	// DefaultReconcileInterval); the first runs at start.
 	ReconcileInterval time.Duration
@@ -138,8 +145,10 @@ func (s *Service) Background() []background.Part {
 			return consumer.Run(ctx, consumer.Config{
 				JetStream: s.deps.JetStream,
 				Durable:   SubmissionsConsumer,
-				Subjects:  events.Filters(events.SubmissionReceived),
-				Logger:    s.deps.Logger.With("consumer", SubmissionsConsumer),
+				// Texts are translated on receipt and again on every edit
+				// (each a new version).
+				Subjects: append(events.Filters(events.SubmissionReceived), events.Filters(events.SubmissionUpdated)...),
+				Logger:   s.deps.Logger.With("consumer", SubmissionsConsumer),
 			}, s.onSubmission)
 		}},
 		{Name: DialoguesConsumer, Stage: background.Consumers, Run: func(ctx context.Context) error {
@@ -180,7 +189,8 @@ func (s *Service) runJobs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	handlers := tasks.Handlers{Logger: s.deps.Logger, Translator: s.deps.Translator, JetStream: s.deps.JetStream, Now: s.deps.Now}
+	handlers := tasks.Handlers{Logger: s.deps.Logger, Translator: s.deps.Translator, JetStream: s.deps.JetStream, Now: s.deps.Now,
+		Submissions: s.deps.Submissions}
 	if s.deps.Consultations != nil {
 		handlers.Dialogues = s.deps.Consultations
 	}
@@ -196,11 +206,23 @@ func (s *Service) runJobs(ctx context.Context) error {
 // holds no text, and neither does the job: it names the submission version,
 // and the job is to read the texts from the submission service when it runs.
 func (s *Service) onSubmission(ctx context.Context, env *eventsv1.Envelope) error {
-	ev := &submissionv1.SubmissionReceivedEvent{}
-	if err := events.Payload(env, ev); err != nil {
-		return consumer.Permanent(err)
+	var sub *submissionv1.SubmissionSnapshot
+	switch env.GetType() {
+	case events.SubmissionReceived:
+		ev := &submissionv1.SubmissionReceivedEvent{}
+		if err := events.Payload(env, ev); err != nil {
+			return consumer.Permanent(err)
+		}
+		sub = ev.GetSubmission()
+	case events.SubmissionUpdated:
+		ev := &submissionv1.SubmissionUpdatedEvent{}
+		if err := events.Payload(env, ev); err != nil {
+			return consumer.Permanent(err)
+		}
+		sub = ev.GetSubmission()
+	default:
+		return nil
 	}
-	sub := ev.GetSubmission()
 	texts := 0
 	for _, a := range sub.GetAnswered() {
 		if a.GetText().GetCharacters() > 0 {

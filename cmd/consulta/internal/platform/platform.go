@@ -33,6 +33,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/dbmigrate"
 	"github.com/consulta-platform/consulta/pkg/events"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
+	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/pkg/grpcserver"
 	"github.com/consulta-platform/consulta/pkg/jobs"
 	"github.com/consulta-platform/consulta/pkg/langdetect"
@@ -123,6 +124,9 @@ type Config struct {
 
 	JobQueuePrefix  string
 	JobPollInterval time.Duration
+	// JobConcurrency is how many jobs the worker runs at once (default in
+	// pkg/jobs).
+	JobConcurrency int
 	// ReconcileInterval is how often the worker re-creates jobs missing from
 	// Redis (default worker.DefaultReconcileInterval).
 	ReconcileInterval time.Duration
@@ -152,6 +156,16 @@ type Config struct {
 	// SigningKey makes submissions' edit secrets and confirmation links (at
 	// least 32 bytes; the same on every replica).
 	SigningKey []byte
+	// ServiceKey is the secret the processes share to call each other's
+	// internal RPCs (the worker reading submissions' texts to translate
+	// them; auth.ServiceKey). At least 32 bytes, the same in every process;
+	// when empty, SigningKey serves (a token derived from it under a label
+	// of its own), which suits monolithic mode.
+	ServiceKey []byte
+	// TranslatorOverride, when set, is the worker's machine translation
+	// instead of the one Translator and TranslatorURL choose (tests give a
+	// deterministic one).
+	TranslatorOverride worker.Translator
 	// PublicURL is the base of the links in mails.
 	PublicURL string
 	// BlobStoreURL says where position papers go: file:///dir or
@@ -237,8 +251,8 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var translator worker.Translator
-	if cfg.runs(worker.Name) {
+	translator := cfg.TranslatorOverride
+	if cfg.runs(worker.Name) && translator == nil {
 		tc := cfg.Translator
 		if tc.LibreTranslateURL == "" {
 			tc.LibreTranslateURL, tc.LibreTranslateKey = cfg.TranslatorURL, cfg.TranslatorAPIKey
@@ -331,16 +345,31 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 			}
 			consultations = consultationv1.NewConsultationServiceClient(conn)
 		}
+		// The translation job reads submissions' texts through the
+		// submission service's internal API, with the service key.
+		var submissions worker.SubmissionTexts
+		if key := p.serviceKey(); key == nil {
+			p.log.Warn("submissions' texts are not translated: no CONSULTA_SERVICE_KEY (or CONSULTA_SIGNING_KEY) to call the submission service with")
+		} else if cfg.runs(submission.Name) || cfg.SubmissionAddr != "" {
+			conn, err := p.dial(submission.Name, cfg.SubmissionAddr, "the worker's translation job", grpc.WithPerRPCCredentials(key))
+			if err != nil {
+				return nil, fmt.Errorf("worker: %w", err)
+			}
+			submissions = submissionv1.NewSubmissionTranslationServiceClient(conn)
+		} else {
+			p.log.Warn("submissions' texts are not translated: CONSULTA_SUBMISSION_ADDR is not set")
+		}
 		w, err := worker.New(worker.Deps{
 			JetStream: js,
 			Jobs: jobs.Config{RedisURL: cfg.RedisURL, QueuePrefix: cfg.JobQueuePrefix,
-				PollInterval: cfg.JobPollInterval, Logger: p.log},
+				PollInterval: cfg.JobPollInterval, Concurrency: cfg.JobConcurrency, Logger: p.log},
 			Logger:      p.log.With("service", worker.Name),
 			DigestLeads: cfg.DigestLeads,
 			Now:         cfg.Now,
 			Translator:  translator,
 
 			Consultations:     consultations,
+			Submissions:       submissions,
 			ReconcileInterval: cfg.ReconcileInterval,
 		})
 		if err != nil {
@@ -406,10 +435,12 @@ func (p *Platform) buildGRPC(ctx context.Context, reg *prometheus.Registry, js j
 	if verifierCfg.Logger == nil {
 		verifierCfg.Logger = p.log
 	}
-	verifier, err := auth.NewVerifier(ctx, verifierCfg)
+	jwtVerifier, err := auth.NewVerifier(ctx, verifierCfg)
 	if err != nil {
 		return fmt.Errorf("token verifier: %w", err)
 	}
+	// The service key's token, and only it, is the service role.
+	verifier := auth.ServiceVerifier{Key: p.serviceKey(), Next: jwtVerifier}
 	// Position papers arrive in one message: room for the largest document
 	// (25 MiB) and its envelope.
 	serverOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes)}
@@ -488,6 +519,20 @@ func (p *Platform) dial(service, addr, user string, ownOpts ...grpc.DialOption) 
 	}
 	p.conns = append(p.conns, conn)
 	return conn, nil
+}
+
+// serviceKey is the processes' shared service key: ServiceKey, else one
+// derived from SigningKey; nil when neither is set.
+func (p *Platform) serviceKey() *auth.ServiceKey {
+	secret := p.cfg.ServiceKey
+	if len(secret) == 0 {
+		secret = p.cfg.SigningKey
+	}
+	k, err := auth.NewServiceKey(secret)
+	if err != nil {
+		return nil
+	}
+	return k
 }
 
 // addPruners runs the pruning of outbox and inbox rows of every service with

@@ -76,6 +76,9 @@ type Config struct {
 	// Source reads from the consultation service when the read models lag
 	// behind it; nil means the read models answer alone.
 	Source ConsultationSource
+	// MemoryMetrics counts translation memory hits and misses; nil counts
+	// nothing.
+	MemoryMetrics *MemoryMetrics
 }
 
 // App runs the use cases.

@@ -128,6 +128,25 @@ func SubmissionToProto(s domain.Submission) *submissionv1.Submission {
 		Publication:    PublicationToProto(s.Publication),
 		Status:         StatusToProto(s.Status),
 		Receipt:        ReceiptToProto(s.Receipt),
+		Translations:   TranslationsToProto(s.Translations),
+	}
+	return out
+}
+
+var translationKinds = map[domain.TranslationKind]submissionv1.TranslationKind{
+	domain.TranslationMachine: submissionv1.TranslationKind_TRANSLATION_KIND_MACHINE,
+	domain.TranslationHuman:   submissionv1.TranslationKind_TRANSLATION_KIND_HUMAN,
+}
+
+// TranslationsToProto converts translations to protobuf.
+func TranslationsToProto(ts []domain.Translation) []*submissionv1.TextTranslation {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make([]*submissionv1.TextTranslation, len(ts))
+	for i, t := range ts {
+		out[i] = &submissionv1.TextTranslation{QuestionId: t.QuestionID, Language: t.Language, Text: t.Text,
+			Kind: translationKinds[t.Kind], Provider: t.Provider, Model: t.Model, TranslateTime: timestamppb.New(t.TranslatedAt)}
 	}
 	return out
 }

@@ -48,12 +48,17 @@ var openDataColumns = []string{
 // column per question id in questionnaire order; a text answer as written,
 // choices joined with "|", a scale as its number, a ranking joined with ">"
 // (most preferred first), a file as its blob id, and an empty cell for a
-// question not answered.
+// question not answered; then, per text question and language of the
+// consultation, "<question>.translation.<language>" with the translation of
+// the current version and "<question>.translation.<language>.label" saying
+// what it is ("machine translation by <provider> [<model>] at <time>").
 //
 // NDJSON: one JSON object per submission with the same fields and "answers",
 // an object keyed by question id in questionnaire order, holding what was
 // answered: a text and a file's blob id as strings, choices and rankings as
-// arrays of option ids, a scale as a number.
+// arrays of option ids, a scale as a number; and, when there are any,
+// "translations": an array of {question_id, language, text, kind, provider,
+// model, translated_at}, apart from the answers.
 //
 // Every CSV cell that a spreadsheet would take for a formula is written as
 // text, following OWASP's guidance on CSV injection: a cell whose first
@@ -77,7 +82,7 @@ func (a *App) ExportOpenData(ctx context.Context, consultationID string, format 
 	var enc openDataEncoder
 	switch format {
 	case OpenDataCSV:
-		enc = newCSVEncoder(bw, c.Questions)
+		enc = newCSVEncoder(bw, c.Questions, c.Languages)
 	case OpenDataNDJSON:
 		enc = &ndjsonEncoder{w: bw, questions: c.Questions}
 	default:
@@ -108,28 +113,53 @@ type openDataEncoder interface {
 type csvEncoder struct {
 	w      *csv.Writer
 	record []string
-	column map[string]int // question id -> index in record
+	names  []string       // the header
+	column map[string]int // question id (or translationColumn) -> index in record
 }
 
-func newCSVEncoder(w io.Writer, questions []domain.Question) *csvEncoder {
+func newCSVEncoder(w io.Writer, questions []domain.Question, languages []string) *csvEncoder {
 	e := &csvEncoder{
 		// w is a bufio.Writer of OpenDataChunkSize bytes, which the csv
 		// writer uses as it is instead of buffering again.
 		w:      csv.NewWriter(w),
-		record: make([]string, len(openDataColumns)+len(questions)),
 		column: make(map[string]int, len(questions)),
 	}
-	for i, q := range questions {
-		e.column[q.ID] = len(openDataColumns) + i
+	e.names = append(e.names, openDataColumns...)
+	for _, q := range questions {
+		e.column[q.ID] = len(e.names)
+		e.names = append(e.names, q.ID)
 	}
+	// Two columns per text question and language for its translations:
+	// the translated text, and its label (kind, provider, model, time).
+	for _, q := range questions {
+		if q.Kind != domain.KindText {
+			continue
+		}
+		for _, l := range languages {
+			e.column[translationColumn(q.ID, l)] = len(e.names)
+			e.names = append(e.names, translationColumn(q.ID, l), translationColumn(q.ID, l)+".label")
+		}
+	}
+	e.record = make([]string, len(e.names))
 	return e
 }
 
-func (e *csvEncoder) header() error {
-	copy(e.record, openDataColumns)
-	for id, i := range e.column {
-		e.record[i] = id
+// translationColumn names the CSV column of the translation of the answers
+// to question q into language l.
+func translationColumn(q, l string) string { return q + ".translation." + l }
+
+// translationLabel says what a translation is: "machine translation by
+// <provider> [<model>] at <time>".
+func translationLabel(t domain.Translation) string {
+	by := t.Provider
+	if t.Model != "" {
+		by += " " + t.Model
 	}
+	return string(t.Kind) + " translation by " + by + " at " + t.TranslatedAt.UTC().Format(time.RFC3339)
+}
+
+func (e *csvEncoder) header() error {
+	copy(e.record, e.names)
 	return e.w.Write(e.record)
 }
 
@@ -142,6 +172,11 @@ func (e *csvEncoder) row(r *store.OpenDataRow) error {
 	for _, a := range r.Answers {
 		if i, ok := e.column[a.QuestionID]; ok {
 			e.record[i] = answerCell(a)
+		}
+	}
+	for _, t := range r.Translations {
+		if i, ok := e.column[translationColumn(t.QuestionID, t.Language)]; ok {
+			e.record[i], e.record[i+1] = t.Text, translationLabel(t)
 		}
 	}
 	for i, cell := range e.record {
@@ -248,7 +283,28 @@ func (e *ndjsonEncoder) row(r *store.OpenDataRow) error {
 		b = append(b, ':')
 		b = appendAnswerJSON(b, a)
 	}
-	b = append(b, "}}\n"...)
+	b = append(b, '}')
+	if len(r.Translations) > 0 {
+		// Translations, labelled as such, apart from the answers.
+		b = append(b, `,"translations":[`...)
+		for i, t := range r.Translations {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"question_id":`...)
+			b = appendJSONString(b, t.QuestionID)
+			for _, f := range [][2]string{{"language", t.Language}, {"text", t.Text}, {"kind", string(t.Kind)},
+				{"provider", t.Provider}, {"model", t.Model}, {"translated_at", t.TranslatedAt.UTC().Format(time.RFC3339Nano)}} {
+				b = append(b, ',')
+				b = appendJSONString(b, f[0])
+				b = append(b, ':')
+				b = appendJSONString(b, f[1])
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, "}\n"...)
 	e.buf = b
 	_, err := e.w.Write(b)
 	return err

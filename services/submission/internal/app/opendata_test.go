@@ -49,6 +49,15 @@ func TestOpenDataExport(t *testing.T) {
 	if _, err := e.app.Withdraw(ctx, anyone, withdrawn.Submission.ID, withdrawn.EditSecret); err != nil {
 		t.Fatal(err)
 	}
+	// Translations follow their texts: the named one's is published,
+	// labelled; the confidential one's is not.
+	for _, s := range []Submitted{named, confidential} {
+		if _, err := e.app.RecordTranslations(ctx, service, s.Submission.ID, 1, []store.NewTranslation{
+			{Translation: domain.Translation{QuestionID: "vision", Language: "en", Text: "EN: translated " + s.Submission.Respondent.OrganisationName,
+				Provider: "test-engine", Model: "m1"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	never := []string{"@example.org", "Pedro Nombrado", "Anon Person", "Hidden University", "999999999999-99",
 		"Secret Lab", "confidential view", "Gone Org", "withdrawn view", "Pending Org", "pending view"}
 
@@ -66,13 +75,18 @@ func TestOpenDataExport(t *testing.T) {
 		t.Fatalf("CSV does not parse: %v", err)
 	}
 	wantHeader := []string{"submission_id", "created_at", "stakeholder_type", "country", "region", "language",
-		"organisation_name", "transparency_register_id", "vision", "temas", "acuerdo", "orden", "documento"}
+		"organisation_name", "transparency_register_id", "vision", "temas", "acuerdo", "orden", "documento",
+		"vision.translation.es", "vision.translation.es.label", "vision.translation.en", "vision.translation.en.label"}
 	if len(records) != 3 || !slices.Equal(records[0], wantHeader) {
 		t.Fatalf("CSV records = %q", records)
 	}
 	wantNamed := []string{named.Submission.ID, "", "civil_society", "MX", "LAC", "es", "Fundación Datos", "123456789012-34",
-		namedText, "datos|talento", "4", "b>a", blobKey}
+		namedText, "datos|talento", "4", "b>a", blobKey, "", "", "EN: translated Fundación Datos", ""}
 	got := records[1]
+	if label := got[len(got)-1]; !strings.HasPrefix(label, "machine translation by test-engine m1 at ") {
+		t.Errorf("translation label = %q", label)
+	}
+	got[len(got)-1] = ""
 	createdAt := got[1]
 	if at, err := time.Parse(time.RFC3339Nano, createdAt); err != nil || !at.Equal(named.Submission.CreatedAt.Truncate(time.Microsecond)) {
 		t.Errorf("created_at = %q (%v), want %s", createdAt, err, named.Submission.CreatedAt)
@@ -128,6 +142,14 @@ func TestOpenDataExport(t *testing.T) {
 		a.Vision != namedText || !slices.Equal(a.Temas, []string{"datos", "talento"}) || a.Acuerdo != 4 ||
 		!slices.Equal(a.Orden, []string{"b", "a"}) || a.Documento != blobKey || row.CreatedAt != createdAt {
 		t.Errorf("named NDJSON = %s", first)
+	}
+	ts, _ := lines[0]["translations"].([]any)
+	if len(ts) != 1 {
+		t.Fatalf("named NDJSON translations = %v", lines[0]["translations"])
+	}
+	if tr := ts[0].(map[string]any); tr["question_id"] != "vision" || tr["language"] != "en" || tr["kind"] != "machine" ||
+		tr["text"] != "EN: translated Fundación Datos" || tr["provider"] != "test-engine" || tr["model"] != "m1" || tr["translated_at"] == "" {
+		t.Errorf("named NDJSON translation = %v", tr)
 	}
 	if lines[1]["organisation_name"] != "" || lines[1]["submission_id"] != anonymous.Submission.ID {
 		t.Errorf("anonymous NDJSON = %v", lines[1])

@@ -17,6 +17,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/events"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	"github.com/consulta-platform/consulta/services/submission/internal/domain"
+	"github.com/consulta-platform/consulta/services/submission/internal/store"
 )
 
 var secretariat = auth.Principal{Subject: "dpo-officer", Role: auth.RoleSecretariat}
@@ -172,8 +173,31 @@ func TestErasureLeavesNoPersonalData(t *testing.T) {
 		ansText("vision", otherText))
 	erasedIDs := []string{indiv.Submission.ID, org.Submission.ID, pending.Submission.ID}
 	slices.Sort(erasedIDs)
+	// Translations of every version, which fill the translation memory
+	// too: the individual's go with their texts, the organisation's stay.
+	const (
+		indivTrans1 = "My personal opinion number one"
+		indivTrans2 = "My corrected personal opinion"
+		orgTrans    = "Posición de la asociación sobre espacios de datos"
+		otherTrans  = "Another person's text that stays"
+	)
+	for _, tr := range []struct {
+		id       string
+		version  int64
+		lang     string
+		text     string
+		fromMemo bool
+	}{{indiv.Submission.ID, 1, "en", indivTrans1, false}, {indiv.Submission.ID, 2, "en", indivTrans2, false},
+		{org.Submission.ID, 1, "en", orgTrans, false}, {other.Submission.ID, 1, "en", otherTrans, false}} {
+		rec := machine("vision", tr.lang, tr.text)
+		rec.FromMemory = tr.fromMemo
+		if _, err := e.app.RecordTranslations(ctx, service, tr.id, tr.version, []store.NewTranslation{rec}); err != nil {
+			t.Fatalf("translation of %s v%d: %v", tr.id, tr.version, err)
+		}
+	}
 
-	for _, s := range []string{email, person, indivOrg, indivText1, indivText2, pendingText, orgText, otherText} {
+	for _, s := range []string{email, person, indivOrg, indivText1, indivText2, pendingText, orgText, otherText,
+		indivTrans1, indivTrans2, orgTrans, otherTrans} {
 		if len(personalDataHits(t, e, s)) == 0 {
 			t.Fatalf("%q is nowhere before the erasure: the search is broken", s)
 		}
@@ -188,14 +212,14 @@ func TestErasureLeavesNoPersonalData(t *testing.T) {
 		t.Errorf("erasure = %+v, want submissions %v", erasure, erasedIDs)
 	}
 
-	for _, s := range []string{email, strings.ToLower(email), person, indivOrg, indivText1, indivText2, pendingText} {
+	for _, s := range []string{email, strings.ToLower(email), person, indivOrg, indivText1, indivText2, pendingText, indivTrans1, indivTrans2} {
 		if hits := personalDataHits(t, e, s); len(hits) > 0 {
 			t.Errorf("%q is still in %v", s, hits)
 		}
 	}
 	// What was not the person's stays: the organisation's name and texts,
 	// and everything of another respondent.
-	for _, s := range []string{orgName, orgText, otherEmail, otherPerson, otherText} {
+	for _, s := range []string{orgName, orgText, otherEmail, otherPerson, otherText, orgTrans, otherTrans} {
 		if len(personalDataHits(t, e, s)) == 0 {
 			t.Errorf("%q was erased too", s)
 		}

@@ -61,6 +61,9 @@ type Submission struct {
 	ConfirmedAt           time.Time
 	WithdrawnAt           time.Time
 	ErasedAt              time.Time
+	// Translations are those of the text answers of the latest version,
+	// when loaded.
+	Translations []Translation
 	// Receipt is the receipt of the latest version, when loaded.
 	Receipt *Receipt
 	// ReceiptKey is the key of the latest version's receipt, set only where

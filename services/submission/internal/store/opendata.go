@@ -22,6 +22,8 @@ type OpenDataRow struct {
 	OrganisationName       string
 	TransparencyRegisterID string
 	Answers                []domain.Answer
+	// Translations are those of the current version's text answers.
+	Translations []domain.Translation
 }
 
 // WalkOpenData calls fn for every active, non-confidential submission of a
@@ -35,8 +37,12 @@ func (s *Store) WalkOpenData(ctx context.Context, consultationID string, fn func
 	rows, err := s.pool.Query(ctx, `SELECT id::text, created_at, stakeholder_type, country, region, language,
 			CASE WHEN publication = 'public_named' THEN organisation_name ELSE '' END,
 			CASE WHEN publication = 'public_named' THEN transparency_register_id ELSE '' END,
-			answers
-		FROM submission.submissions
+			answers,
+			(SELECT coalesce(jsonb_agg(jsonb_build_object('question_id', t.question_id, 'language', t.language,
+					'text', t.text, 'kind', t.kind, 'provider', t.provider, 'model', t.model,
+					'translated_at', t.translated_at) ORDER BY t.question_id, t.language), '[]'::jsonb)
+				FROM submission.translations t WHERE t.submission_id = s.id AND t.version = s.version)
+		FROM submission.submissions s
 		WHERE consultation_id = $1 AND status = 'active' AND publication IN ('public_named', 'public_anonymous')
 		ORDER BY created_at, id`, consultationID)
 	if err != nil {
@@ -44,10 +50,10 @@ func (s *Store) WalkOpenData(ctx context.Context, consultationID string, fn func
 	}
 	defer rows.Close()
 	var row OpenDataRow
-	var answers []byte
+	var answers, translations []byte
 	for rows.Next() {
 		if err := rows.Scan(&row.ID, &row.CreatedAt, &row.StakeholderType, &row.Country, &row.Region, &row.Language,
-			&row.OrganisationName, &row.TransparencyRegisterID, &answers); err != nil {
+			&row.OrganisationName, &row.TransparencyRegisterID, &answers, &translations); err != nil {
 			return fmt.Errorf("open data of %s: %w", consultationID, err)
 		}
 		// A fresh slice: decoding into a used one would keep fields that
@@ -55,6 +61,15 @@ func (s *Store) WalkOpenData(ctx context.Context, consultationID string, fn func
 		row.Answers = nil
 		if err := json.Unmarshal(answers, &row.Answers); err != nil {
 			return fmt.Errorf("open data of %s: answers of %s: %w", consultationID, row.ID, err)
+		}
+		row.Translations = row.Translations[:0]
+		var ts []translationJSON
+		if err := json.Unmarshal(translations, &ts); err != nil {
+			return fmt.Errorf("open data of %s: translations of %s: %w", consultationID, row.ID, err)
+		}
+		for _, t := range ts {
+			row.Translations = append(row.Translations, domain.Translation{QuestionID: t.QuestionID, Language: t.Language,
+				Text: t.Text, Kind: domain.TranslationKind(t.Kind), Provider: t.Provider, Model: t.Model, TranslatedAt: t.TranslatedAt})
 		}
 		if err := fn(&row); err != nil {
 			return err
@@ -64,4 +79,15 @@ func (s *Store) WalkOpenData(ctx context.Context, consultationID string, fn func
 		return fmt.Errorf("open data of %s: %w", consultationID, err)
 	}
 	return nil
+}
+
+// translationJSON is a translation as the open-data query aggregates it.
+type translationJSON struct {
+	QuestionID   string    `json:"question_id"`
+	Language     string    `json:"language"`
+	Text         string    `json:"text"`
+	Kind         string    `json:"kind"`
+	Provider     string    `json:"provider"`
+	Model        string    `json:"model"`
+	TranslatedAt time.Time `json:"translated_at"`
 }

@@ -248,6 +248,19 @@ func (s *Store) Erase(ctx context.Context, address string, rec ErasureRecord, ma
 			WHERE submission_id = ANY($1::uuid[])`, all, individuals, rec.ErasedAt); err != nil {
 			return fmt.Errorf("erase: versions: %w", err)
 		}
+		// Translations of an individual's texts go with the texts, and so do
+		// the memory entries of those texts, even when another submission
+		// holds the same text: the memory is a cache, and the worst that
+		// deleting an entry does is one more call to the translator.
+		if _, err := tx.Exec(ctx, `DELETE FROM submission.translation_memory
+			WHERE source_hash IN (SELECT source_hash FROM submission.translations WHERE submission_id = ANY($1::uuid[]))`,
+			individuals); err != nil {
+			return fmt.Errorf("erase: translation memory: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM submission.translations WHERE submission_id = ANY($1::uuid[])`,
+			individuals); err != nil {
+			return fmt.Errorf("erase: translations: %w", err)
+		}
 		// A document nobody else attached is the individual's alone: it goes.
 		for _, key := range blobs {
 			tag, err := tx.Exec(ctx, `DELETE FROM submission.documents d WHERE d.blob_key = $1 AND NOT EXISTS (

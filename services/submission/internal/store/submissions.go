@@ -210,7 +210,11 @@ func (s *Store) Submission(ctx context.Context, id string) (domain.Submission, e
 	if err != nil {
 		return sub, fmt.Errorf("get submission %s: %w", id, err)
 	}
-	sub.Receipt, err = s.LatestReceipt(ctx, sub.ID, sub.Version)
+	if sub.Receipt, err = s.LatestReceipt(ctx, sub.ID, sub.Version); err != nil {
+		return sub, err
+	}
+	ts, err := s.translationsOf(ctx, []string{sub.ID})
+	sub.Translations = ts[sub.ID]
 	return sub, err
 }
 
@@ -548,6 +552,17 @@ func (s *Store) ListSubmissions(ctx context.Context, f SubmissionFilter) ([]doma
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Submission, error) { return scanSubmission(r) })
 	if err != nil {
 		return nil, fmt.Errorf("list submissions: %w", err)
+	}
+	ids := make([]string, len(out))
+	for i, sub := range out {
+		ids[i] = sub.ID
+	}
+	ts, err := s.translationsOf(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("list submissions: %w", err)
+	}
+	for i := range out {
+		out[i].Translations = ts[out[i].ID]
 	}
 	return out, nil
 }

@@ -99,6 +99,9 @@ type Handlers struct {
 	// out, so that a digest of a dialogue since moved or cancelled (one the
 	// reconciler re-created while the change was on its way) is dropped.
 	Dialogues DialogueReader
+	// Submissions, when set, is the submission service's internal
+	// translation API; without it submissions' texts are not translated.
+	Submissions SubmissionTexts
 }
 
 // DialogueReader reads a dialogue from the consultation service.
@@ -113,18 +116,6 @@ func (h Handlers) Mux() *asynq.ServeMux {
 	mux.HandleFunc(TypeSendDigest, h.sendDigest)
 	mux.HandleFunc(TypeTranslateConsultation, h.translateConsultation)
 	return mux
-}
-
-// translateSubmission will call the machine-translation backend (a later
-// issue); for now it validates the payload and records that the job ran.
-func (h Handlers) translateSubmission(ctx context.Context, t *asynq.Task) error {
-	var p TranslateSubmission
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("decode %s: %v: %w", t.Type(), err, asynq.SkipRetry)
-	}
-	h.Logger.InfoContext(ctx, "translation job ran", "submission_id", p.SubmissionID, "version", p.Version,
-		"language", p.Language, "text_answers", p.TextAnswers)
-	return nil
 }
 
 // sendDigest will assemble and mail the digest (a later issue); for now it

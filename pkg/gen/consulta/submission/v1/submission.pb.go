@@ -139,6 +139,56 @@ func (LanguageSource) EnumDescriptor() ([]byte, []int) {
 	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{1}
 }
 
+// TranslationKind says who translated a text.
+type TranslationKind int32
+
+const (
+	TranslationKind_TRANSLATION_KIND_UNSPECIFIED TranslationKind = 0
+	TranslationKind_TRANSLATION_KIND_MACHINE     TranslationKind = 1
+	TranslationKind_TRANSLATION_KIND_HUMAN       TranslationKind = 2
+)
+
+// Enum value maps for TranslationKind.
+var (
+	TranslationKind_name = map[int32]string{
+		0: "TRANSLATION_KIND_UNSPECIFIED",
+		1: "TRANSLATION_KIND_MACHINE",
+		2: "TRANSLATION_KIND_HUMAN",
+	}
+	TranslationKind_value = map[string]int32{
+		"TRANSLATION_KIND_UNSPECIFIED": 0,
+		"TRANSLATION_KIND_MACHINE":     1,
+		"TRANSLATION_KIND_HUMAN":       2,
+	}
+)
+
+func (x TranslationKind) Enum() *TranslationKind {
+	p := new(TranslationKind)
+	*p = x
+	return p
+}
+
+func (x TranslationKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TranslationKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_consulta_submission_v1_submission_proto_enumTypes[2].Descriptor()
+}
+
+func (TranslationKind) Type() protoreflect.EnumType {
+	return &file_consulta_submission_v1_submission_proto_enumTypes[2]
+}
+
+func (x TranslationKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TranslationKind.Descriptor instead.
+func (TranslationKind) EnumDescriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{2}
+}
+
 // OpenDataFormat is the format of an open-data export.
 type OpenDataFormat int32
 
@@ -173,11 +223,11 @@ func (x OpenDataFormat) String() string {
 }
 
 func (OpenDataFormat) Descriptor() protoreflect.EnumDescriptor {
-	return file_consulta_submission_v1_submission_proto_enumTypes[2].Descriptor()
+	return file_consulta_submission_v1_submission_proto_enumTypes[3].Descriptor()
 }
 
 func (OpenDataFormat) Type() protoreflect.EnumType {
-	return &file_consulta_submission_v1_submission_proto_enumTypes[2]
+	return &file_consulta_submission_v1_submission_proto_enumTypes[3]
 }
 
 func (x OpenDataFormat) Number() protoreflect.EnumNumber {
@@ -186,7 +236,63 @@ func (x OpenDataFormat) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OpenDataFormat.Descriptor instead.
 func (OpenDataFormat) EnumDescriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{2}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{3}
+}
+
+// TranslationSkipReason says why a translation job has nothing to do.
+type TranslationSkipReason int32
+
+const (
+	TranslationSkipReason_TRANSLATION_SKIP_REASON_UNSPECIFIED TranslationSkipReason = 0
+	// The submission was erased.
+	TranslationSkipReason_TRANSLATION_SKIP_REASON_ERASED TranslationSkipReason = 1
+	// The submission was withdrawn or expired.
+	TranslationSkipReason_TRANSLATION_SKIP_REASON_INACTIVE TranslationSkipReason = 2
+	// A newer version replaced this one.
+	TranslationSkipReason_TRANSLATION_SKIP_REASON_SUPERSEDED TranslationSkipReason = 3
+)
+
+// Enum value maps for TranslationSkipReason.
+var (
+	TranslationSkipReason_name = map[int32]string{
+		0: "TRANSLATION_SKIP_REASON_UNSPECIFIED",
+		1: "TRANSLATION_SKIP_REASON_ERASED",
+		2: "TRANSLATION_SKIP_REASON_INACTIVE",
+		3: "TRANSLATION_SKIP_REASON_SUPERSEDED",
+	}
+	TranslationSkipReason_value = map[string]int32{
+		"TRANSLATION_SKIP_REASON_UNSPECIFIED": 0,
+		"TRANSLATION_SKIP_REASON_ERASED":      1,
+		"TRANSLATION_SKIP_REASON_INACTIVE":    2,
+		"TRANSLATION_SKIP_REASON_SUPERSEDED":  3,
+	}
+)
+
+func (x TranslationSkipReason) Enum() *TranslationSkipReason {
+	p := new(TranslationSkipReason)
+	*p = x
+	return p
+}
+
+func (x TranslationSkipReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TranslationSkipReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_consulta_submission_v1_submission_proto_enumTypes[4].Descriptor()
+}
+
+func (TranslationSkipReason) Type() protoreflect.EnumType {
+	return &file_consulta_submission_v1_submission_proto_enumTypes[4]
+}
+
+func (x TranslationSkipReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TranslationSkipReason.Descriptor instead.
+func (TranslationSkipReason) EnumDescriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{4}
 }
 
 // Respondent is who answers: an organisation or an individual.
@@ -705,8 +811,12 @@ type Submission struct {
 	Receipt        *Receipt               `protobuf:"bytes,10,opt,name=receipt,proto3" json:"receipt,omitempty"`
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	LanguageSource LanguageSource         `protobuf:"varint,12,opt,name=language_source,json=languageSource,proto3,enum=consulta.submission.v1.LanguageSource" json:"language_source,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Translations of the text answers of this version into the other
+	// languages of the consultation, labelled as translations; shown to whoever
+	// may see the texts themselves.
+	Translations  []*TextTranslation `protobuf:"bytes,13,rep,name=translations,proto3" json:"translations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Submission) Reset() {
@@ -823,6 +933,110 @@ func (x *Submission) GetLanguageSource() LanguageSource {
 	return LanguageSource_LANGUAGE_SOURCE_UNSPECIFIED
 }
 
+func (x *Submission) GetTranslations() []*TextTranslation {
+	if x != nil {
+		return x.Translations
+	}
+	return nil
+}
+
+// TextTranslation is one text answer in another language. It is a
+// translation, never the respondent's own words.
+type TextTranslation struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	QuestionId string                 `protobuf:"bytes,1,opt,name=question_id,json=questionId,proto3" json:"question_id,omitempty"`
+	// BCP 47 tag of the language of the translation.
+	Language string          `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"`
+	Text     string          `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	Kind     TranslationKind `protobuf:"varint,4,opt,name=kind,proto3,enum=consulta.submission.v1.TranslationKind" json:"kind,omitempty"`
+	// The engine (or person's role) that translated it, for example "apertium".
+	Provider string `protobuf:"bytes,5,opt,name=provider,proto3" json:"provider,omitempty"`
+	// The engine's model, when it names one.
+	Model         string                 `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
+	TranslateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=translate_time,json=translateTime,proto3" json:"translate_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TextTranslation) Reset() {
+	*x = TextTranslation{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TextTranslation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TextTranslation) ProtoMessage() {}
+
+func (x *TextTranslation) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TextTranslation.ProtoReflect.Descriptor instead.
+func (*TextTranslation) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TextTranslation) GetQuestionId() string {
+	if x != nil {
+		return x.QuestionId
+	}
+	return ""
+}
+
+func (x *TextTranslation) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *TextTranslation) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *TextTranslation) GetKind() TranslationKind {
+	if x != nil {
+		return x.Kind
+	}
+	return TranslationKind_TRANSLATION_KIND_UNSPECIFIED
+}
+
+func (x *TextTranslation) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *TextTranslation) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *TextTranslation) GetTranslateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TranslateTime
+	}
+	return nil
+}
+
 type CreateSubmissionRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	ConsultationId string                 `protobuf:"bytes,1,opt,name=consultation_id,json=consultationId,proto3" json:"consultation_id,omitempty"`
@@ -848,7 +1062,7 @@ type CreateSubmissionRequest struct {
 
 func (x *CreateSubmissionRequest) Reset() {
 	*x = CreateSubmissionRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +1074,7 @@ func (x *CreateSubmissionRequest) String() string {
 func (*CreateSubmissionRequest) ProtoMessage() {}
 
 func (x *CreateSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[7]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +1087,7 @@ func (x *CreateSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{7}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateSubmissionRequest) GetConsultationId() string {
@@ -939,7 +1153,7 @@ type CreateSubmissionResponse struct {
 
 func (x *CreateSubmissionResponse) Reset() {
 	*x = CreateSubmissionResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[8]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1165,7 @@ func (x *CreateSubmissionResponse) String() string {
 func (*CreateSubmissionResponse) ProtoMessage() {}
 
 func (x *CreateSubmissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[8]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1178,7 @@ func (x *CreateSubmissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubmissionResponse.ProtoReflect.Descriptor instead.
 func (*CreateSubmissionResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{8}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateSubmissionResponse) GetSubmission() *Submission {
@@ -1004,7 +1218,7 @@ type GetSubmissionRequest struct {
 
 func (x *GetSubmissionRequest) Reset() {
 	*x = GetSubmissionRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[9]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1016,7 +1230,7 @@ func (x *GetSubmissionRequest) String() string {
 func (*GetSubmissionRequest) ProtoMessage() {}
 
 func (x *GetSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[9]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1029,7 +1243,7 @@ func (x *GetSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*GetSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{9}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetSubmissionRequest) GetId() string {
@@ -1048,7 +1262,7 @@ type GetSubmissionResponse struct {
 
 func (x *GetSubmissionResponse) Reset() {
 	*x = GetSubmissionResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[10]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1274,7 @@ func (x *GetSubmissionResponse) String() string {
 func (*GetSubmissionResponse) ProtoMessage() {}
 
 func (x *GetSubmissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[10]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1287,7 @@ func (x *GetSubmissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubmissionResponse.ProtoReflect.Descriptor instead.
 func (*GetSubmissionResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{10}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetSubmissionResponse) GetSubmission() *Submission {
@@ -1100,7 +1314,7 @@ type UpdateSubmissionRequest struct {
 
 func (x *UpdateSubmissionRequest) Reset() {
 	*x = UpdateSubmissionRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[11]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1326,7 @@ func (x *UpdateSubmissionRequest) String() string {
 func (*UpdateSubmissionRequest) ProtoMessage() {}
 
 func (x *UpdateSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[11]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1339,7 @@ func (x *UpdateSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{11}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateSubmissionRequest) GetId() string {
@@ -1189,7 +1403,7 @@ type UpdateSubmissionResponse struct {
 
 func (x *UpdateSubmissionResponse) Reset() {
 	*x = UpdateSubmissionResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[12]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +1415,7 @@ func (x *UpdateSubmissionResponse) String() string {
 func (*UpdateSubmissionResponse) ProtoMessage() {}
 
 func (x *UpdateSubmissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[12]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +1428,7 @@ func (x *UpdateSubmissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSubmissionResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSubmissionResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{12}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateSubmissionResponse) GetSubmission() *Submission {
@@ -1241,7 +1455,7 @@ type WithdrawSubmissionRequest struct {
 
 func (x *WithdrawSubmissionRequest) Reset() {
 	*x = WithdrawSubmissionRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[13]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1467,7 @@ func (x *WithdrawSubmissionRequest) String() string {
 func (*WithdrawSubmissionRequest) ProtoMessage() {}
 
 func (x *WithdrawSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[13]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1480,7 @@ func (x *WithdrawSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{13}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WithdrawSubmissionRequest) GetId() string {
@@ -1295,7 +1509,7 @@ type WithdrawSubmissionResponse struct {
 
 func (x *WithdrawSubmissionResponse) Reset() {
 	*x = WithdrawSubmissionResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[14]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1521,7 @@ func (x *WithdrawSubmissionResponse) String() string {
 func (*WithdrawSubmissionResponse) ProtoMessage() {}
 
 func (x *WithdrawSubmissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[14]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1534,7 @@ func (x *WithdrawSubmissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawSubmissionResponse.ProtoReflect.Descriptor instead.
 func (*WithdrawSubmissionResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{14}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WithdrawSubmissionResponse) GetSubmission() *Submission {
@@ -1347,7 +1561,7 @@ type ConfirmSubmissionRequest struct {
 
 func (x *ConfirmSubmissionRequest) Reset() {
 	*x = ConfirmSubmissionRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[15]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1573,7 @@ func (x *ConfirmSubmissionRequest) String() string {
 func (*ConfirmSubmissionRequest) ProtoMessage() {}
 
 func (x *ConfirmSubmissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[15]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1586,7 @@ func (x *ConfirmSubmissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmSubmissionRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmSubmissionRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{15}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ConfirmSubmissionRequest) GetToken() string {
@@ -1391,7 +1605,7 @@ type ConfirmSubmissionResponse struct {
 
 func (x *ConfirmSubmissionResponse) Reset() {
 	*x = ConfirmSubmissionResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[16]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1403,7 +1617,7 @@ func (x *ConfirmSubmissionResponse) String() string {
 func (*ConfirmSubmissionResponse) ProtoMessage() {}
 
 func (x *ConfirmSubmissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[16]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1416,7 +1630,7 @@ func (x *ConfirmSubmissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmSubmissionResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmSubmissionResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{16}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ConfirmSubmissionResponse) GetSubmission() *Submission {
@@ -1446,7 +1660,7 @@ type ListSubmissionsRequest struct {
 
 func (x *ListSubmissionsRequest) Reset() {
 	*x = ListSubmissionsRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[17]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1672,7 @@ func (x *ListSubmissionsRequest) String() string {
 func (*ListSubmissionsRequest) ProtoMessage() {}
 
 func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[17]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1685,7 @@ func (x *ListSubmissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{17}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListSubmissionsRequest) GetConsultationId() string {
@@ -1547,7 +1761,7 @@ type ListSubmissionsResponse struct {
 
 func (x *ListSubmissionsResponse) Reset() {
 	*x = ListSubmissionsResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[18]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1559,7 +1773,7 @@ func (x *ListSubmissionsResponse) String() string {
 func (*ListSubmissionsResponse) ProtoMessage() {}
 
 func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[18]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1572,7 +1786,7 @@ func (x *ListSubmissionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubmissionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubmissionsResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{18}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListSubmissionsResponse) GetSubmissions() []*Submission {
@@ -1600,7 +1814,7 @@ type VerifyReceiptRequest struct {
 
 func (x *VerifyReceiptRequest) Reset() {
 	*x = VerifyReceiptRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[19]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1612,7 +1826,7 @@ func (x *VerifyReceiptRequest) String() string {
 func (*VerifyReceiptRequest) ProtoMessage() {}
 
 func (x *VerifyReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[19]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1625,7 +1839,7 @@ func (x *VerifyReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyReceiptRequest.ProtoReflect.Descriptor instead.
 func (*VerifyReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{19}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *VerifyReceiptRequest) GetReceiptId() string {
@@ -1656,7 +1870,7 @@ type VerifyReceiptResponse struct {
 
 func (x *VerifyReceiptResponse) Reset() {
 	*x = VerifyReceiptResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[20]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +1882,7 @@ func (x *VerifyReceiptResponse) String() string {
 func (*VerifyReceiptResponse) ProtoMessage() {}
 
 func (x *VerifyReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[20]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +1895,7 @@ func (x *VerifyReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyReceiptResponse.ProtoReflect.Descriptor instead.
 func (*VerifyReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{20}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *VerifyReceiptResponse) GetValid() bool {
@@ -1716,7 +1930,7 @@ type UploadDocumentRequest struct {
 
 func (x *UploadDocumentRequest) Reset() {
 	*x = UploadDocumentRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[21]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1942,7 @@ func (x *UploadDocumentRequest) String() string {
 func (*UploadDocumentRequest) ProtoMessage() {}
 
 func (x *UploadDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[21]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1955,7 @@ func (x *UploadDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadDocumentRequest.ProtoReflect.Descriptor instead.
 func (*UploadDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{21}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UploadDocumentRequest) GetConsultationId() string {
@@ -1769,7 +1983,7 @@ type UploadDocumentResponse struct {
 
 func (x *UploadDocumentResponse) Reset() {
 	*x = UploadDocumentResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[22]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +1995,7 @@ func (x *UploadDocumentResponse) String() string {
 func (*UploadDocumentResponse) ProtoMessage() {}
 
 func (x *UploadDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[22]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +2008,7 @@ func (x *UploadDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadDocumentResponse.ProtoReflect.Descriptor instead.
 func (*UploadDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{22}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UploadDocumentResponse) GetFile() *FileRef {
@@ -1827,7 +2041,7 @@ type ExportPersonalDataRequest struct {
 
 func (x *ExportPersonalDataRequest) Reset() {
 	*x = ExportPersonalDataRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[23]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +2053,7 @@ func (x *ExportPersonalDataRequest) String() string {
 func (*ExportPersonalDataRequest) ProtoMessage() {}
 
 func (x *ExportPersonalDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[23]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +2066,7 @@ func (x *ExportPersonalDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportPersonalDataRequest.ProtoReflect.Descriptor instead.
 func (*ExportPersonalDataRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{23}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ExportPersonalDataRequest) GetEmail() string {
@@ -1875,7 +2089,7 @@ type ExportPersonalDataResponse struct {
 
 func (x *ExportPersonalDataResponse) Reset() {
 	*x = ExportPersonalDataResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[24]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +2101,7 @@ func (x *ExportPersonalDataResponse) String() string {
 func (*ExportPersonalDataResponse) ProtoMessage() {}
 
 func (x *ExportPersonalDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[24]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +2114,7 @@ func (x *ExportPersonalDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportPersonalDataResponse.ProtoReflect.Descriptor instead.
 func (*ExportPersonalDataResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{24}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ExportPersonalDataResponse) GetEmail() string {
@@ -1937,7 +2151,7 @@ type PersonalDataSubmission struct {
 
 func (x *PersonalDataSubmission) Reset() {
 	*x = PersonalDataSubmission{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[25]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2163,7 @@ func (x *PersonalDataSubmission) String() string {
 func (*PersonalDataSubmission) ProtoMessage() {}
 
 func (x *PersonalDataSubmission) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[25]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2176,7 @@ func (x *PersonalDataSubmission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonalDataSubmission.ProtoReflect.Descriptor instead.
 func (*PersonalDataSubmission) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{25}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PersonalDataSubmission) GetSubmissionId() string {
@@ -2004,7 +2218,7 @@ type ErasePersonalDataRequest struct {
 
 func (x *ErasePersonalDataRequest) Reset() {
 	*x = ErasePersonalDataRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[26]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2230,7 @@ func (x *ErasePersonalDataRequest) String() string {
 func (*ErasePersonalDataRequest) ProtoMessage() {}
 
 func (x *ErasePersonalDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[26]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2243,7 @@ func (x *ErasePersonalDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErasePersonalDataRequest.ProtoReflect.Descriptor instead.
 func (*ErasePersonalDataRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{26}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ErasePersonalDataRequest) GetEmail() string {
@@ -2055,7 +2269,7 @@ type ErasePersonalDataResponse struct {
 
 func (x *ErasePersonalDataResponse) Reset() {
 	*x = ErasePersonalDataResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[27]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2281,7 @@ func (x *ErasePersonalDataResponse) String() string {
 func (*ErasePersonalDataResponse) ProtoMessage() {}
 
 func (x *ErasePersonalDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[27]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2294,7 @@ func (x *ErasePersonalDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErasePersonalDataResponse.ProtoReflect.Descriptor instead.
 func (*ErasePersonalDataResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{27}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ErasePersonalDataResponse) GetErasure() *Erasure {
@@ -2114,7 +2328,7 @@ type Erasure struct {
 
 func (x *Erasure) Reset() {
 	*x = Erasure{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[28]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2340,7 @@ func (x *Erasure) String() string {
 func (*Erasure) ProtoMessage() {}
 
 func (x *Erasure) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[28]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2353,7 @@ func (x *Erasure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
 func (*Erasure) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{28}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Erasure) GetId() string {
@@ -2202,7 +2416,7 @@ type ExportOpenDataRequest struct {
 
 func (x *ExportOpenDataRequest) Reset() {
 	*x = ExportOpenDataRequest{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[29]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2214,7 +2428,7 @@ func (x *ExportOpenDataRequest) String() string {
 func (*ExportOpenDataRequest) ProtoMessage() {}
 
 func (x *ExportOpenDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[29]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2227,7 +2441,7 @@ func (x *ExportOpenDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportOpenDataRequest.ProtoReflect.Descriptor instead.
 func (*ExportOpenDataRequest) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{29}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ExportOpenDataRequest) GetConsultationId() string {
@@ -2255,7 +2469,7 @@ type ExportOpenDataResponse struct {
 
 func (x *ExportOpenDataResponse) Reset() {
 	*x = ExportOpenDataResponse{}
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[30]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2481,7 @@ func (x *ExportOpenDataResponse) String() string {
 func (*ExportOpenDataResponse) ProtoMessage() {}
 
 func (x *ExportOpenDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consulta_submission_v1_submission_proto_msgTypes[30]
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2494,7 @@ func (x *ExportOpenDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportOpenDataResponse.ProtoReflect.Descriptor instead.
 func (*ExportOpenDataResponse) Descriptor() ([]byte, []int) {
-	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{30}
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ExportOpenDataResponse) GetChunk() []byte {
@@ -2288,6 +2502,461 @@ func (x *ExportOpenDataResponse) GetChunk() []byte {
 		return x.Chunk
 	}
 	return nil
+}
+
+type GetTextsForTranslationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SubmissionId  string                 `protobuf:"bytes,1,opt,name=submission_id,json=submissionId,proto3" json:"submission_id,omitempty"`
+	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTextsForTranslationRequest) Reset() {
+	*x = GetTextsForTranslationRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTextsForTranslationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTextsForTranslationRequest) ProtoMessage() {}
+
+func (x *GetTextsForTranslationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTextsForTranslationRequest.ProtoReflect.Descriptor instead.
+func (*GetTextsForTranslationRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GetTextsForTranslationRequest) GetSubmissionId() string {
+	if x != nil {
+		return x.SubmissionId
+	}
+	return ""
+}
+
+func (x *GetTextsForTranslationRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type GetTextsForTranslationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SKIP_REASON_UNSPECIFIED when there is work; else why there is none.
+	SkipReason TranslationSkipReason `protobuf:"varint,1,opt,name=skip_reason,json=skipReason,proto3,enum=consulta.submission.v1.TranslationSkipReason" json:"skip_reason,omitempty"`
+	// BCP 47 tag of the submission's language.
+	SourceLanguage string `protobuf:"bytes,2,opt,name=source_language,json=sourceLanguage,proto3" json:"source_language,omitempty"`
+	// The consultation's languages other than the source language.
+	TargetLanguages []string      `protobuf:"bytes,3,rep,name=target_languages,json=targetLanguages,proto3" json:"target_languages,omitempty"`
+	Texts           []*SourceText `protobuf:"bytes,4,rep,name=texts,proto3" json:"texts,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetTextsForTranslationResponse) Reset() {
+	*x = GetTextsForTranslationResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTextsForTranslationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTextsForTranslationResponse) ProtoMessage() {}
+
+func (x *GetTextsForTranslationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTextsForTranslationResponse.ProtoReflect.Descriptor instead.
+func (*GetTextsForTranslationResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetTextsForTranslationResponse) GetSkipReason() TranslationSkipReason {
+	if x != nil {
+		return x.SkipReason
+	}
+	return TranslationSkipReason_TRANSLATION_SKIP_REASON_UNSPECIFIED
+}
+
+func (x *GetTextsForTranslationResponse) GetSourceLanguage() string {
+	if x != nil {
+		return x.SourceLanguage
+	}
+	return ""
+}
+
+func (x *GetTextsForTranslationResponse) GetTargetLanguages() []string {
+	if x != nil {
+		return x.TargetLanguages
+	}
+	return nil
+}
+
+func (x *GetTextsForTranslationResponse) GetTexts() []*SourceText {
+	if x != nil {
+		return x.Texts
+	}
+	return nil
+}
+
+// SourceText is one text answer to translate.
+type SourceText struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	QuestionId string                 `protobuf:"bytes,1,opt,name=question_id,json=questionId,proto3" json:"question_id,omitempty"`
+	Text       string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// Target languages already translated for this version.
+	DoneLanguages []string `protobuf:"bytes,3,rep,name=done_languages,json=doneLanguages,proto3" json:"done_languages,omitempty"`
+	// Translations the memory holds for this text, by target language.
+	Memory        []*MemoryTranslation `protobuf:"bytes,4,rep,name=memory,proto3" json:"memory,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SourceText) Reset() {
+	*x = SourceText{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceText) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceText) ProtoMessage() {}
+
+func (x *SourceText) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceText.ProtoReflect.Descriptor instead.
+func (*SourceText) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SourceText) GetQuestionId() string {
+	if x != nil {
+		return x.QuestionId
+	}
+	return ""
+}
+
+func (x *SourceText) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *SourceText) GetDoneLanguages() []string {
+	if x != nil {
+		return x.DoneLanguages
+	}
+	return nil
+}
+
+func (x *SourceText) GetMemory() []*MemoryTranslation {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
+}
+
+// MemoryTranslation is a translation memory entry.
+type MemoryTranslation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Language      string                 `protobuf:"bytes,1,opt,name=language,proto3" json:"language,omitempty"`
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	Provider      string                 `protobuf:"bytes,3,opt,name=provider,proto3" json:"provider,omitempty"`
+	Model         string                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemoryTranslation) Reset() {
+	*x = MemoryTranslation{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemoryTranslation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemoryTranslation) ProtoMessage() {}
+
+func (x *MemoryTranslation) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemoryTranslation.ProtoReflect.Descriptor instead.
+func (*MemoryTranslation) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *MemoryTranslation) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *MemoryTranslation) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *MemoryTranslation) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *MemoryTranslation) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+type RecordTranslationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SubmissionId  string                 `protobuf:"bytes,1,opt,name=submission_id,json=submissionId,proto3" json:"submission_id,omitempty"`
+	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Translations  []*RecordedTranslation `protobuf:"bytes,3,rep,name=translations,proto3" json:"translations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordTranslationsRequest) Reset() {
+	*x = RecordTranslationsRequest{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordTranslationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordTranslationsRequest) ProtoMessage() {}
+
+func (x *RecordTranslationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordTranslationsRequest.ProtoReflect.Descriptor instead.
+func (*RecordTranslationsRequest) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RecordTranslationsRequest) GetSubmissionId() string {
+	if x != nil {
+		return x.SubmissionId
+	}
+	return ""
+}
+
+func (x *RecordTranslationsRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RecordTranslationsRequest) GetTranslations() []*RecordedTranslation {
+	if x != nil {
+		return x.Translations
+	}
+	return nil
+}
+
+// RecordedTranslation is one machine translation of one text answer.
+type RecordedTranslation struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	QuestionId string                 `protobuf:"bytes,1,opt,name=question_id,json=questionId,proto3" json:"question_id,omitempty"`
+	Language   string                 `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"`
+	Text       string                 `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	Provider   string                 `protobuf:"bytes,4,opt,name=provider,proto3" json:"provider,omitempty"`
+	Model      string                 `protobuf:"bytes,5,opt,name=model,proto3" json:"model,omitempty"`
+	// Whether the translation came from the translation memory (then the
+	// memory is not written again).
+	FromMemory    bool `protobuf:"varint,6,opt,name=from_memory,json=fromMemory,proto3" json:"from_memory,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordedTranslation) Reset() {
+	*x = RecordedTranslation{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordedTranslation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordedTranslation) ProtoMessage() {}
+
+func (x *RecordedTranslation) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordedTranslation.ProtoReflect.Descriptor instead.
+func (*RecordedTranslation) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RecordedTranslation) GetQuestionId() string {
+	if x != nil {
+		return x.QuestionId
+	}
+	return ""
+}
+
+func (x *RecordedTranslation) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *RecordedTranslation) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *RecordedTranslation) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *RecordedTranslation) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *RecordedTranslation) GetFromMemory() bool {
+	if x != nil {
+		return x.FromMemory
+	}
+	return false
+}
+
+type RecordTranslationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many translations were new.
+	Recorded      int32 `protobuf:"varint,1,opt,name=recorded,proto3" json:"recorded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordTranslationsResponse) Reset() {
+	*x = RecordTranslationsResponse{}
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordTranslationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordTranslationsResponse) ProtoMessage() {}
+
+func (x *RecordTranslationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consulta_submission_v1_submission_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordTranslationsResponse.ProtoReflect.Descriptor instead.
+func (*RecordTranslationsResponse) Descriptor() ([]byte, []int) {
+	return file_consulta_submission_v1_submission_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *RecordTranslationsResponse) GetRecorded() int32 {
+	if x != nil {
+		return x.Recorded
+	}
+	return 0
 }
 
 var File_consulta_submission_v1_submission_proto protoreflect.FileDescriptor
@@ -2335,7 +3004,7 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x06blobId\"S\n" +
 	"\x06Choice\x12I\n" +
 	"\n" +
-	"option_ids\x18\x01 \x03(\tB*\xbaH'\x92\x01$\x10d\x18\x01\"\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\toptionIds\"\x8a\x05\n" +
+	"option_ids\x18\x01 \x03(\tB*\xbaH'\x92\x01$\x10d\x18\x01\"\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\toptionIds\"\xd7\x05\n" +
 	"\n" +
 	"Submission\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
@@ -2354,7 +3023,17 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	" \x01(\v2\x1f.consulta.submission.v1.ReceiptR\areceipt\x12;\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12O\n" +
-	"\x0flanguage_source\x18\f \x01(\x0e2&.consulta.submission.v1.LanguageSourceR\x0elanguageSource\"\xc9\x03\n" +
+	"\x0flanguage_source\x18\f \x01(\x0e2&.consulta.submission.v1.LanguageSourceR\x0elanguageSource\x12K\n" +
+	"\ftranslations\x18\r \x03(\v2'.consulta.submission.v1.TextTranslationR\ftranslations\"\x94\x02\n" +
+	"\x0fTextTranslation\x12\x1f\n" +
+	"\vquestion_id\x18\x01 \x01(\tR\n" +
+	"questionId\x12\x1a\n" +
+	"\blanguage\x18\x02 \x01(\tR\blanguage\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12;\n" +
+	"\x04kind\x18\x04 \x01(\x0e2'.consulta.submission.v1.TranslationKindR\x04kind\x12\x1a\n" +
+	"\bprovider\x18\x05 \x01(\tR\bprovider\x12\x14\n" +
+	"\x05model\x18\x06 \x01(\tR\x05model\x12A\n" +
+	"\x0etranslate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rtranslateTime\"\xc9\x03\n" +
 	"\x17CreateSubmissionRequest\x121\n" +
 	"\x0fconsultation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econsultationId\x12J\n" +
 	"\n" +
@@ -2477,7 +3156,43 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"\x06format\x18\x02 \x01(\x0e2&.consulta.submission.v1.OpenDataFormatB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06format\".\n" +
 	"\x16ExportOpenDataResponse\x12\x14\n" +
-	"\x05chunk\x18\x01 \x01(\fR\x05chunk*\xbf\x01\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\"q\n" +
+	"\x1dGetTextsForTranslationRequest\x12-\n" +
+	"\rsubmission_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\fsubmissionId\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x01R\aversion\"\xfe\x01\n" +
+	"\x1eGetTextsForTranslationResponse\x12N\n" +
+	"\vskip_reason\x18\x01 \x01(\x0e2-.consulta.submission.v1.TranslationSkipReasonR\n" +
+	"skipReason\x12'\n" +
+	"\x0fsource_language\x18\x02 \x01(\tR\x0esourceLanguage\x12)\n" +
+	"\x10target_languages\x18\x03 \x03(\tR\x0ftargetLanguages\x128\n" +
+	"\x05texts\x18\x04 \x03(\v2\".consulta.submission.v1.SourceTextR\x05texts\"\xab\x01\n" +
+	"\n" +
+	"SourceText\x12\x1f\n" +
+	"\vquestion_id\x18\x01 \x01(\tR\n" +
+	"questionId\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12%\n" +
+	"\x0edone_languages\x18\x03 \x03(\tR\rdoneLanguages\x12A\n" +
+	"\x06memory\x18\x04 \x03(\v2).consulta.submission.v1.MemoryTranslationR\x06memory\"u\n" +
+	"\x11MemoryTranslation\x12\x1a\n" +
+	"\blanguage\x18\x01 \x01(\tR\blanguage\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1a\n" +
+	"\bprovider\x18\x03 \x01(\tR\bprovider\x12\x14\n" +
+	"\x05model\x18\x04 \x01(\tR\x05model\"\xcb\x01\n" +
+	"\x19RecordTranslationsRequest\x12-\n" +
+	"\rsubmission_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\fsubmissionId\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x01R\aversion\x12\\\n" +
+	"\ftranslations\x18\x03 \x03(\v2+.consulta.submission.v1.RecordedTranslationB\v\xbaH\b\x92\x01\x05\b\x01\x10\xd0\x0fR\ftranslations\"\x87\x02\n" +
+	"\x13RecordedTranslation\x12B\n" +
+	"\vquestion_id\x18\x01 \x01(\tB!\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\n" +
+	"questionId\x12%\n" +
+	"\blanguage\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x02\x18#R\blanguage\x12\x1d\n" +
+	"\x04text\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x18\x80\xb5\x18R\x04text\x12%\n" +
+	"\bprovider\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\bprovider\x12\x1e\n" +
+	"\x05model\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05model\x12\x1f\n" +
+	"\vfrom_memory\x18\x06 \x01(\bR\n" +
+	"fromMemory\"8\n" +
+	"\x1aRecordTranslationsResponse\x12\x1a\n" +
+	"\brecorded\x18\x01 \x01(\x05R\brecorded*\xbf\x01\n" +
 	"\x10SubmissionStatus\x12!\n" +
 	"\x1dSUBMISSION_STATUS_UNSPECIFIED\x10\x00\x12*\n" +
 	"&SUBMISSION_STATUS_PENDING_CONFIRMATION\x10\x01\x12\x1c\n" +
@@ -2488,11 +3203,20 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"\x1bLANGUAGE_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18LANGUAGE_SOURCE_DECLARED\x10\x01\x12\x1c\n" +
 	"\x18LANGUAGE_SOURCE_DETECTED\x10\x02\x12\x1b\n" +
-	"\x17LANGUAGE_SOURCE_DEFAULT\x10\x03*i\n" +
+	"\x17LANGUAGE_SOURCE_DEFAULT\x10\x03*m\n" +
+	"\x0fTranslationKind\x12 \n" +
+	"\x1cTRANSLATION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TRANSLATION_KIND_MACHINE\x10\x01\x12\x1a\n" +
+	"\x16TRANSLATION_KIND_HUMAN\x10\x02*i\n" +
 	"\x0eOpenDataFormat\x12 \n" +
 	"\x1cOPEN_DATA_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14OPEN_DATA_FORMAT_CSV\x10\x01\x12\x1b\n" +
-	"\x17OPEN_DATA_FORMAT_NDJSON\x10\x022\xa3\n" +
+	"\x17OPEN_DATA_FORMAT_NDJSON\x10\x02*\xb2\x01\n" +
+	"\x15TranslationSkipReason\x12'\n" +
+	"#TRANSLATION_SKIP_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eTRANSLATION_SKIP_REASON_ERASED\x10\x01\x12$\n" +
+	" TRANSLATION_SKIP_REASON_INACTIVE\x10\x02\x12&\n" +
+	"\"TRANSLATION_SKIP_REASON_SUPERSEDED\x10\x032\xa3\n" +
 	"\n" +
 	"\x11SubmissionService\x12u\n" +
 	"\x10CreateSubmission\x12/.consulta.submission.v1.CreateSubmissionRequest\x1a0.consulta.submission.v1.CreateSubmissionResponse\x12l\n" +
@@ -2505,7 +3229,10 @@ const file_consulta_submission_v1_submission_proto_rawDesc = "" +
 	"\x0eUploadDocument\x12-.consulta.submission.v1.UploadDocumentRequest\x1a..consulta.submission.v1.UploadDocumentResponse\x12{\n" +
 	"\x12ExportPersonalData\x121.consulta.submission.v1.ExportPersonalDataRequest\x1a2.consulta.submission.v1.ExportPersonalDataResponse\x12x\n" +
 	"\x11ErasePersonalData\x120.consulta.submission.v1.ErasePersonalDataRequest\x1a1.consulta.submission.v1.ErasePersonalDataResponse\x12q\n" +
-	"\x0eExportOpenData\x12-.consulta.submission.v1.ExportOpenDataRequest\x1a..consulta.submission.v1.ExportOpenDataResponse0\x01BSZQgithub.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1;submissionv1b\x06proto3"
+	"\x0eExportOpenData\x12-.consulta.submission.v1.ExportOpenDataRequest\x1a..consulta.submission.v1.ExportOpenDataResponse0\x012\xa5\x02\n" +
+	"\x1cSubmissionTranslationService\x12\x87\x01\n" +
+	"\x16GetTextsForTranslation\x125.consulta.submission.v1.GetTextsForTranslationRequest\x1a6.consulta.submission.v1.GetTextsForTranslationResponse\x12{\n" +
+	"\x12RecordTranslations\x121.consulta.submission.v1.RecordTranslationsRequest\x1a2.consulta.submission.v1.RecordTranslationsResponseBSZQgithub.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1;submissionv1b\x06proto3"
 
 var (
 	file_consulta_submission_v1_submission_proto_rawDescOnce sync.Once
@@ -2519,109 +3246,130 @@ func file_consulta_submission_v1_submission_proto_rawDescGZIP() []byte {
 	return file_consulta_submission_v1_submission_proto_rawDescData
 }
 
-var file_consulta_submission_v1_submission_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_consulta_submission_v1_submission_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_consulta_submission_v1_submission_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_consulta_submission_v1_submission_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_consulta_submission_v1_submission_proto_goTypes = []any{
-	(SubmissionStatus)(0),              // 0: consulta.submission.v1.SubmissionStatus
-	(LanguageSource)(0),                // 1: consulta.submission.v1.LanguageSource
-	(OpenDataFormat)(0),                // 2: consulta.submission.v1.OpenDataFormat
-	(*Respondent)(nil),                 // 3: consulta.submission.v1.Respondent
-	(*Receipt)(nil),                    // 4: consulta.submission.v1.Receipt
-	(*Answer)(nil),                     // 5: consulta.submission.v1.Answer
-	(*Ranking)(nil),                    // 6: consulta.submission.v1.Ranking
-	(*FileRef)(nil),                    // 7: consulta.submission.v1.FileRef
-	(*Choice)(nil),                     // 8: consulta.submission.v1.Choice
-	(*Submission)(nil),                 // 9: consulta.submission.v1.Submission
-	(*CreateSubmissionRequest)(nil),    // 10: consulta.submission.v1.CreateSubmissionRequest
-	(*CreateSubmissionResponse)(nil),   // 11: consulta.submission.v1.CreateSubmissionResponse
-	(*GetSubmissionRequest)(nil),       // 12: consulta.submission.v1.GetSubmissionRequest
-	(*GetSubmissionResponse)(nil),      // 13: consulta.submission.v1.GetSubmissionResponse
-	(*UpdateSubmissionRequest)(nil),    // 14: consulta.submission.v1.UpdateSubmissionRequest
-	(*UpdateSubmissionResponse)(nil),   // 15: consulta.submission.v1.UpdateSubmissionResponse
-	(*WithdrawSubmissionRequest)(nil),  // 16: consulta.submission.v1.WithdrawSubmissionRequest
-	(*WithdrawSubmissionResponse)(nil), // 17: consulta.submission.v1.WithdrawSubmissionResponse
-	(*ConfirmSubmissionRequest)(nil),   // 18: consulta.submission.v1.ConfirmSubmissionRequest
-	(*ConfirmSubmissionResponse)(nil),  // 19: consulta.submission.v1.ConfirmSubmissionResponse
-	(*ListSubmissionsRequest)(nil),     // 20: consulta.submission.v1.ListSubmissionsRequest
-	(*ListSubmissionsResponse)(nil),    // 21: consulta.submission.v1.ListSubmissionsResponse
-	(*VerifyReceiptRequest)(nil),       // 22: consulta.submission.v1.VerifyReceiptRequest
-	(*VerifyReceiptResponse)(nil),      // 23: consulta.submission.v1.VerifyReceiptResponse
-	(*UploadDocumentRequest)(nil),      // 24: consulta.submission.v1.UploadDocumentRequest
-	(*UploadDocumentResponse)(nil),     // 25: consulta.submission.v1.UploadDocumentResponse
-	(*ExportPersonalDataRequest)(nil),  // 26: consulta.submission.v1.ExportPersonalDataRequest
-	(*ExportPersonalDataResponse)(nil), // 27: consulta.submission.v1.ExportPersonalDataResponse
-	(*PersonalDataSubmission)(nil),     // 28: consulta.submission.v1.PersonalDataSubmission
-	(*ErasePersonalDataRequest)(nil),   // 29: consulta.submission.v1.ErasePersonalDataRequest
-	(*ErasePersonalDataResponse)(nil),  // 30: consulta.submission.v1.ErasePersonalDataResponse
-	(*Erasure)(nil),                    // 31: consulta.submission.v1.Erasure
-	(*ExportOpenDataRequest)(nil),      // 32: consulta.submission.v1.ExportOpenDataRequest
-	(*ExportOpenDataResponse)(nil),     // 33: consulta.submission.v1.ExportOpenDataResponse
-	(*timestamppb.Timestamp)(nil),      // 34: google.protobuf.Timestamp
-	(v1.Publication)(0),                // 35: consulta.consultation.v1.Publication
+	(SubmissionStatus)(0),                  // 0: consulta.submission.v1.SubmissionStatus
+	(LanguageSource)(0),                    // 1: consulta.submission.v1.LanguageSource
+	(TranslationKind)(0),                   // 2: consulta.submission.v1.TranslationKind
+	(OpenDataFormat)(0),                    // 3: consulta.submission.v1.OpenDataFormat
+	(TranslationSkipReason)(0),             // 4: consulta.submission.v1.TranslationSkipReason
+	(*Respondent)(nil),                     // 5: consulta.submission.v1.Respondent
+	(*Receipt)(nil),                        // 6: consulta.submission.v1.Receipt
+	(*Answer)(nil),                         // 7: consulta.submission.v1.Answer
+	(*Ranking)(nil),                        // 8: consulta.submission.v1.Ranking
+	(*FileRef)(nil),                        // 9: consulta.submission.v1.FileRef
+	(*Choice)(nil),                         // 10: consulta.submission.v1.Choice
+	(*Submission)(nil),                     // 11: consulta.submission.v1.Submission
+	(*TextTranslation)(nil),                // 12: consulta.submission.v1.TextTranslation
+	(*CreateSubmissionRequest)(nil),        // 13: consulta.submission.v1.CreateSubmissionRequest
+	(*CreateSubmissionResponse)(nil),       // 14: consulta.submission.v1.CreateSubmissionResponse
+	(*GetSubmissionRequest)(nil),           // 15: consulta.submission.v1.GetSubmissionRequest
+	(*GetSubmissionResponse)(nil),          // 16: consulta.submission.v1.GetSubmissionResponse
+	(*UpdateSubmissionRequest)(nil),        // 17: consulta.submission.v1.UpdateSubmissionRequest
+	(*UpdateSubmissionResponse)(nil),       // 18: consulta.submission.v1.UpdateSubmissionResponse
+	(*WithdrawSubmissionRequest)(nil),      // 19: consulta.submission.v1.WithdrawSubmissionRequest
+	(*WithdrawSubmissionResponse)(nil),     // 20: consulta.submission.v1.WithdrawSubmissionResponse
+	(*ConfirmSubmissionRequest)(nil),       // 21: consulta.submission.v1.ConfirmSubmissionRequest
+	(*ConfirmSubmissionResponse)(nil),      // 22: consulta.submission.v1.ConfirmSubmissionResponse
+	(*ListSubmissionsRequest)(nil),         // 23: consulta.submission.v1.ListSubmissionsRequest
+	(*ListSubmissionsResponse)(nil),        // 24: consulta.submission.v1.ListSubmissionsResponse
+	(*VerifyReceiptRequest)(nil),           // 25: consulta.submission.v1.VerifyReceiptRequest
+	(*VerifyReceiptResponse)(nil),          // 26: consulta.submission.v1.VerifyReceiptResponse
+	(*UploadDocumentRequest)(nil),          // 27: consulta.submission.v1.UploadDocumentRequest
+	(*UploadDocumentResponse)(nil),         // 28: consulta.submission.v1.UploadDocumentResponse
+	(*ExportPersonalDataRequest)(nil),      // 29: consulta.submission.v1.ExportPersonalDataRequest
+	(*ExportPersonalDataResponse)(nil),     // 30: consulta.submission.v1.ExportPersonalDataResponse
+	(*PersonalDataSubmission)(nil),         // 31: consulta.submission.v1.PersonalDataSubmission
+	(*ErasePersonalDataRequest)(nil),       // 32: consulta.submission.v1.ErasePersonalDataRequest
+	(*ErasePersonalDataResponse)(nil),      // 33: consulta.submission.v1.ErasePersonalDataResponse
+	(*Erasure)(nil),                        // 34: consulta.submission.v1.Erasure
+	(*ExportOpenDataRequest)(nil),          // 35: consulta.submission.v1.ExportOpenDataRequest
+	(*ExportOpenDataResponse)(nil),         // 36: consulta.submission.v1.ExportOpenDataResponse
+	(*GetTextsForTranslationRequest)(nil),  // 37: consulta.submission.v1.GetTextsForTranslationRequest
+	(*GetTextsForTranslationResponse)(nil), // 38: consulta.submission.v1.GetTextsForTranslationResponse
+	(*SourceText)(nil),                     // 39: consulta.submission.v1.SourceText
+	(*MemoryTranslation)(nil),              // 40: consulta.submission.v1.MemoryTranslation
+	(*RecordTranslationsRequest)(nil),      // 41: consulta.submission.v1.RecordTranslationsRequest
+	(*RecordedTranslation)(nil),            // 42: consulta.submission.v1.RecordedTranslation
+	(*RecordTranslationsResponse)(nil),     // 43: consulta.submission.v1.RecordTranslationsResponse
+	(*timestamppb.Timestamp)(nil),          // 44: google.protobuf.Timestamp
+	(v1.Publication)(0),                    // 45: consulta.consultation.v1.Publication
 }
 var file_consulta_submission_v1_submission_proto_depIdxs = []int32{
-	34, // 0: consulta.submission.v1.Receipt.issue_time:type_name -> google.protobuf.Timestamp
-	8,  // 1: consulta.submission.v1.Answer.choice:type_name -> consulta.submission.v1.Choice
-	6,  // 2: consulta.submission.v1.Answer.ranking:type_name -> consulta.submission.v1.Ranking
-	7,  // 3: consulta.submission.v1.Answer.file:type_name -> consulta.submission.v1.FileRef
-	3,  // 4: consulta.submission.v1.Submission.respondent:type_name -> consulta.submission.v1.Respondent
-	5,  // 5: consulta.submission.v1.Submission.answers:type_name -> consulta.submission.v1.Answer
-	34, // 6: consulta.submission.v1.Submission.create_time:type_name -> google.protobuf.Timestamp
-	35, // 7: consulta.submission.v1.Submission.publication:type_name -> consulta.consultation.v1.Publication
+	44, // 0: consulta.submission.v1.Receipt.issue_time:type_name -> google.protobuf.Timestamp
+	10, // 1: consulta.submission.v1.Answer.choice:type_name -> consulta.submission.v1.Choice
+	8,  // 2: consulta.submission.v1.Answer.ranking:type_name -> consulta.submission.v1.Ranking
+	9,  // 3: consulta.submission.v1.Answer.file:type_name -> consulta.submission.v1.FileRef
+	5,  // 4: consulta.submission.v1.Submission.respondent:type_name -> consulta.submission.v1.Respondent
+	7,  // 5: consulta.submission.v1.Submission.answers:type_name -> consulta.submission.v1.Answer
+	44, // 6: consulta.submission.v1.Submission.create_time:type_name -> google.protobuf.Timestamp
+	45, // 7: consulta.submission.v1.Submission.publication:type_name -> consulta.consultation.v1.Publication
 	0,  // 8: consulta.submission.v1.Submission.status:type_name -> consulta.submission.v1.SubmissionStatus
-	4,  // 9: consulta.submission.v1.Submission.receipt:type_name -> consulta.submission.v1.Receipt
-	34, // 10: consulta.submission.v1.Submission.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 9: consulta.submission.v1.Submission.receipt:type_name -> consulta.submission.v1.Receipt
+	44, // 10: consulta.submission.v1.Submission.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 11: consulta.submission.v1.Submission.language_source:type_name -> consulta.submission.v1.LanguageSource
-	3,  // 12: consulta.submission.v1.CreateSubmissionRequest.respondent:type_name -> consulta.submission.v1.Respondent
-	5,  // 13: consulta.submission.v1.CreateSubmissionRequest.answers:type_name -> consulta.submission.v1.Answer
-	35, // 14: consulta.submission.v1.CreateSubmissionRequest.publication:type_name -> consulta.consultation.v1.Publication
-	9,  // 15: consulta.submission.v1.CreateSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
-	9,  // 16: consulta.submission.v1.GetSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
-	3,  // 17: consulta.submission.v1.UpdateSubmissionRequest.respondent:type_name -> consulta.submission.v1.Respondent
-	5,  // 18: consulta.submission.v1.UpdateSubmissionRequest.answers:type_name -> consulta.submission.v1.Answer
-	35, // 19: consulta.submission.v1.UpdateSubmissionRequest.publication:type_name -> consulta.consultation.v1.Publication
-	9,  // 20: consulta.submission.v1.UpdateSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
-	9,  // 21: consulta.submission.v1.WithdrawSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
-	9,  // 22: consulta.submission.v1.ConfirmSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
-	34, // 23: consulta.submission.v1.ListSubmissionsRequest.submitted_after:type_name -> google.protobuf.Timestamp
-	34, // 24: consulta.submission.v1.ListSubmissionsRequest.submitted_before:type_name -> google.protobuf.Timestamp
-	9,  // 25: consulta.submission.v1.ListSubmissionsResponse.submissions:type_name -> consulta.submission.v1.Submission
-	4,  // 26: consulta.submission.v1.VerifyReceiptResponse.receipt:type_name -> consulta.submission.v1.Receipt
-	7,  // 27: consulta.submission.v1.UploadDocumentResponse.file:type_name -> consulta.submission.v1.FileRef
-	28, // 28: consulta.submission.v1.ExportPersonalDataResponse.submissions:type_name -> consulta.submission.v1.PersonalDataSubmission
-	31, // 29: consulta.submission.v1.ExportPersonalDataResponse.erasures:type_name -> consulta.submission.v1.Erasure
-	0,  // 30: consulta.submission.v1.PersonalDataSubmission.status:type_name -> consulta.submission.v1.SubmissionStatus
-	9,  // 31: consulta.submission.v1.PersonalDataSubmission.versions:type_name -> consulta.submission.v1.Submission
-	31, // 32: consulta.submission.v1.ErasePersonalDataResponse.erasure:type_name -> consulta.submission.v1.Erasure
-	34, // 33: consulta.submission.v1.Erasure.erase_time:type_name -> google.protobuf.Timestamp
-	2,  // 34: consulta.submission.v1.ExportOpenDataRequest.format:type_name -> consulta.submission.v1.OpenDataFormat
-	10, // 35: consulta.submission.v1.SubmissionService.CreateSubmission:input_type -> consulta.submission.v1.CreateSubmissionRequest
-	12, // 36: consulta.submission.v1.SubmissionService.GetSubmission:input_type -> consulta.submission.v1.GetSubmissionRequest
-	14, // 37: consulta.submission.v1.SubmissionService.UpdateSubmission:input_type -> consulta.submission.v1.UpdateSubmissionRequest
-	16, // 38: consulta.submission.v1.SubmissionService.WithdrawSubmission:input_type -> consulta.submission.v1.WithdrawSubmissionRequest
-	18, // 39: consulta.submission.v1.SubmissionService.ConfirmSubmission:input_type -> consulta.submission.v1.ConfirmSubmissionRequest
-	20, // 40: consulta.submission.v1.SubmissionService.ListSubmissions:input_type -> consulta.submission.v1.ListSubmissionsRequest
-	22, // 41: consulta.submission.v1.SubmissionService.VerifyReceipt:input_type -> consulta.submission.v1.VerifyReceiptRequest
-	24, // 42: consulta.submission.v1.SubmissionService.UploadDocument:input_type -> consulta.submission.v1.UploadDocumentRequest
-	26, // 43: consulta.submission.v1.SubmissionService.ExportPersonalData:input_type -> consulta.submission.v1.ExportPersonalDataRequest
-	29, // 44: consulta.submission.v1.SubmissionService.ErasePersonalData:input_type -> consulta.submission.v1.ErasePersonalDataRequest
-	32, // 45: consulta.submission.v1.SubmissionService.ExportOpenData:input_type -> consulta.submission.v1.ExportOpenDataRequest
-	11, // 46: consulta.submission.v1.SubmissionService.CreateSubmission:output_type -> consulta.submission.v1.CreateSubmissionResponse
-	13, // 47: consulta.submission.v1.SubmissionService.GetSubmission:output_type -> consulta.submission.v1.GetSubmissionResponse
-	15, // 48: consulta.submission.v1.SubmissionService.UpdateSubmission:output_type -> consulta.submission.v1.UpdateSubmissionResponse
-	17, // 49: consulta.submission.v1.SubmissionService.WithdrawSubmission:output_type -> consulta.submission.v1.WithdrawSubmissionResponse
-	19, // 50: consulta.submission.v1.SubmissionService.ConfirmSubmission:output_type -> consulta.submission.v1.ConfirmSubmissionResponse
-	21, // 51: consulta.submission.v1.SubmissionService.ListSubmissions:output_type -> consulta.submission.v1.ListSubmissionsResponse
-	23, // 52: consulta.submission.v1.SubmissionService.VerifyReceipt:output_type -> consulta.submission.v1.VerifyReceiptResponse
-	25, // 53: consulta.submission.v1.SubmissionService.UploadDocument:output_type -> consulta.submission.v1.UploadDocumentResponse
-	27, // 54: consulta.submission.v1.SubmissionService.ExportPersonalData:output_type -> consulta.submission.v1.ExportPersonalDataResponse
-	30, // 55: consulta.submission.v1.SubmissionService.ErasePersonalData:output_type -> consulta.submission.v1.ErasePersonalDataResponse
-	33, // 56: consulta.submission.v1.SubmissionService.ExportOpenData:output_type -> consulta.submission.v1.ExportOpenDataResponse
-	46, // [46:57] is the sub-list for method output_type
-	35, // [35:46] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	12, // 12: consulta.submission.v1.Submission.translations:type_name -> consulta.submission.v1.TextTranslation
+	2,  // 13: consulta.submission.v1.TextTranslation.kind:type_name -> consulta.submission.v1.TranslationKind
+	44, // 14: consulta.submission.v1.TextTranslation.translate_time:type_name -> google.protobuf.Timestamp
+	5,  // 15: consulta.submission.v1.CreateSubmissionRequest.respondent:type_name -> consulta.submission.v1.Respondent
+	7,  // 16: consulta.submission.v1.CreateSubmissionRequest.answers:type_name -> consulta.submission.v1.Answer
+	45, // 17: consulta.submission.v1.CreateSubmissionRequest.publication:type_name -> consulta.consultation.v1.Publication
+	11, // 18: consulta.submission.v1.CreateSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	11, // 19: consulta.submission.v1.GetSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	5,  // 20: consulta.submission.v1.UpdateSubmissionRequest.respondent:type_name -> consulta.submission.v1.Respondent
+	7,  // 21: consulta.submission.v1.UpdateSubmissionRequest.answers:type_name -> consulta.submission.v1.Answer
+	45, // 22: consulta.submission.v1.UpdateSubmissionRequest.publication:type_name -> consulta.consultation.v1.Publication
+	11, // 23: consulta.submission.v1.UpdateSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	11, // 24: consulta.submission.v1.WithdrawSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	11, // 25: consulta.submission.v1.ConfirmSubmissionResponse.submission:type_name -> consulta.submission.v1.Submission
+	44, // 26: consulta.submission.v1.ListSubmissionsRequest.submitted_after:type_name -> google.protobuf.Timestamp
+	44, // 27: consulta.submission.v1.ListSubmissionsRequest.submitted_before:type_name -> google.protobuf.Timestamp
+	11, // 28: consulta.submission.v1.ListSubmissionsResponse.submissions:type_name -> consulta.submission.v1.Submission
+	6,  // 29: consulta.submission.v1.VerifyReceiptResponse.receipt:type_name -> consulta.submission.v1.Receipt
+	9,  // 30: consulta.submission.v1.UploadDocumentResponse.file:type_name -> consulta.submission.v1.FileRef
+	31, // 31: consulta.submission.v1.ExportPersonalDataResponse.submissions:type_name -> consulta.submission.v1.PersonalDataSubmission
+	34, // 32: consulta.submission.v1.ExportPersonalDataResponse.erasures:type_name -> consulta.submission.v1.Erasure
+	0,  // 33: consulta.submission.v1.PersonalDataSubmission.status:type_name -> consulta.submission.v1.SubmissionStatus
+	11, // 34: consulta.submission.v1.PersonalDataSubmission.versions:type_name -> consulta.submission.v1.Submission
+	34, // 35: consulta.submission.v1.ErasePersonalDataResponse.erasure:type_name -> consulta.submission.v1.Erasure
+	44, // 36: consulta.submission.v1.Erasure.erase_time:type_name -> google.protobuf.Timestamp
+	3,  // 37: consulta.submission.v1.ExportOpenDataRequest.format:type_name -> consulta.submission.v1.OpenDataFormat
+	4,  // 38: consulta.submission.v1.GetTextsForTranslationResponse.skip_reason:type_name -> consulta.submission.v1.TranslationSkipReason
+	39, // 39: consulta.submission.v1.GetTextsForTranslationResponse.texts:type_name -> consulta.submission.v1.SourceText
+	40, // 40: consulta.submission.v1.SourceText.memory:type_name -> consulta.submission.v1.MemoryTranslation
+	42, // 41: consulta.submission.v1.RecordTranslationsRequest.translations:type_name -> consulta.submission.v1.RecordedTranslation
+	13, // 42: consulta.submission.v1.SubmissionService.CreateSubmission:input_type -> consulta.submission.v1.CreateSubmissionRequest
+	15, // 43: consulta.submission.v1.SubmissionService.GetSubmission:input_type -> consulta.submission.v1.GetSubmissionRequest
+	17, // 44: consulta.submission.v1.SubmissionService.UpdateSubmission:input_type -> consulta.submission.v1.UpdateSubmissionRequest
+	19, // 45: consulta.submission.v1.SubmissionService.WithdrawSubmission:input_type -> consulta.submission.v1.WithdrawSubmissionRequest
+	21, // 46: consulta.submission.v1.SubmissionService.ConfirmSubmission:input_type -> consulta.submission.v1.ConfirmSubmissionRequest
+	23, // 47: consulta.submission.v1.SubmissionService.ListSubmissions:input_type -> consulta.submission.v1.ListSubmissionsRequest
+	25, // 48: consulta.submission.v1.SubmissionService.VerifyReceipt:input_type -> consulta.submission.v1.VerifyReceiptRequest
+	27, // 49: consulta.submission.v1.SubmissionService.UploadDocument:input_type -> consulta.submission.v1.UploadDocumentRequest
+	29, // 50: consulta.submission.v1.SubmissionService.ExportPersonalData:input_type -> consulta.submission.v1.ExportPersonalDataRequest
+	32, // 51: consulta.submission.v1.SubmissionService.ErasePersonalData:input_type -> consulta.submission.v1.ErasePersonalDataRequest
+	35, // 52: consulta.submission.v1.SubmissionService.ExportOpenData:input_type -> consulta.submission.v1.ExportOpenDataRequest
+	37, // 53: consulta.submission.v1.SubmissionTranslationService.GetTextsForTranslation:input_type -> consulta.submission.v1.GetTextsForTranslationRequest
+	41, // 54: consulta.submission.v1.SubmissionTranslationService.RecordTranslations:input_type -> consulta.submission.v1.RecordTranslationsRequest
+	14, // 55: consulta.submission.v1.SubmissionService.CreateSubmission:output_type -> consulta.submission.v1.CreateSubmissionResponse
+	16, // 56: consulta.submission.v1.SubmissionService.GetSubmission:output_type -> consulta.submission.v1.GetSubmissionResponse
+	18, // 57: consulta.submission.v1.SubmissionService.UpdateSubmission:output_type -> consulta.submission.v1.UpdateSubmissionResponse
+	20, // 58: consulta.submission.v1.SubmissionService.WithdrawSubmission:output_type -> consulta.submission.v1.WithdrawSubmissionResponse
+	22, // 59: consulta.submission.v1.SubmissionService.ConfirmSubmission:output_type -> consulta.submission.v1.ConfirmSubmissionResponse
+	24, // 60: consulta.submission.v1.SubmissionService.ListSubmissions:output_type -> consulta.submission.v1.ListSubmissionsResponse
+	26, // 61: consulta.submission.v1.SubmissionService.VerifyReceipt:output_type -> consulta.submission.v1.VerifyReceiptResponse
+	28, // 62: consulta.submission.v1.SubmissionService.UploadDocument:output_type -> consulta.submission.v1.UploadDocumentResponse
+	30, // 63: consulta.submission.v1.SubmissionService.ExportPersonalData:output_type -> consulta.submission.v1.ExportPersonalDataResponse
+	33, // 64: consulta.submission.v1.SubmissionService.ErasePersonalData:output_type -> consulta.submission.v1.ErasePersonalDataResponse
+	36, // 65: consulta.submission.v1.SubmissionService.ExportOpenData:output_type -> consulta.submission.v1.ExportOpenDataResponse
+	38, // 66: consulta.submission.v1.SubmissionTranslationService.GetTextsForTranslation:output_type -> consulta.submission.v1.GetTextsForTranslationResponse
+	43, // 67: consulta.submission.v1.SubmissionTranslationService.RecordTranslations:output_type -> consulta.submission.v1.RecordTranslationsResponse
+	55, // [55:68] is the sub-list for method output_type
+	42, // [42:55] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_consulta_submission_v1_submission_proto_init() }
@@ -2641,10 +3389,10 @@ func file_consulta_submission_v1_submission_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consulta_submission_v1_submission_proto_rawDesc), len(file_consulta_submission_v1_submission_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   31,
+			NumEnums:      5,
+			NumMessages:   39,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_consulta_submission_v1_submission_proto_goTypes,
 		DependencyIndexes: file_consulta_submission_v1_submission_proto_depIdxs,

@@ -529,3 +529,164 @@ var SubmissionService_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "consulta/submission/v1/submission.proto",
 }
+
+const (
+	SubmissionTranslationService_GetTextsForTranslation_FullMethodName = "/consulta.submission.v1.SubmissionTranslationService/GetTextsForTranslation"
+	SubmissionTranslationService_RecordTranslations_FullMethodName     = "/consulta.submission.v1.SubmissionTranslationService/RecordTranslations"
+)
+
+// SubmissionTranslationServiceClient is the client API for SubmissionTranslationService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// SubmissionTranslationService is internal: the worker's translation job
+// reads a submission version's texts and records their translations. Only
+// callers with the service identity may call it (see docs/security.md); it
+// has no REST mapping.
+type SubmissionTranslationServiceClient interface {
+	// GetTextsForTranslation returns the text answers of one submission
+	// version, the languages to translate them into, and what the
+	// translation memory already holds.
+	GetTextsForTranslation(ctx context.Context, in *GetTextsForTranslationRequest, opts ...grpc.CallOption) (*GetTextsForTranslationResponse, error)
+	// RecordTranslations stores translations of one submission version and
+	// fills the translation memory; a repeated call writes nothing new.
+	RecordTranslations(ctx context.Context, in *RecordTranslationsRequest, opts ...grpc.CallOption) (*RecordTranslationsResponse, error)
+}
+
+type submissionTranslationServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewSubmissionTranslationServiceClient(cc grpc.ClientConnInterface) SubmissionTranslationServiceClient {
+	return &submissionTranslationServiceClient{cc}
+}
+
+func (c *submissionTranslationServiceClient) GetTextsForTranslation(ctx context.Context, in *GetTextsForTranslationRequest, opts ...grpc.CallOption) (*GetTextsForTranslationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTextsForTranslationResponse)
+	err := c.cc.Invoke(ctx, SubmissionTranslationService_GetTextsForTranslation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *submissionTranslationServiceClient) RecordTranslations(ctx context.Context, in *RecordTranslationsRequest, opts ...grpc.CallOption) (*RecordTranslationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordTranslationsResponse)
+	err := c.cc.Invoke(ctx, SubmissionTranslationService_RecordTranslations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SubmissionTranslationServiceServer is the server API for SubmissionTranslationService service.
+// All implementations must embed UnimplementedSubmissionTranslationServiceServer
+// for forward compatibility.
+//
+// SubmissionTranslationService is internal: the worker's translation job
+// reads a submission version's texts and records their translations. Only
+// callers with the service identity may call it (see docs/security.md); it
+// has no REST mapping.
+type SubmissionTranslationServiceServer interface {
+	// GetTextsForTranslation returns the text answers of one submission
+	// version, the languages to translate them into, and what the
+	// translation memory already holds.
+	GetTextsForTranslation(context.Context, *GetTextsForTranslationRequest) (*GetTextsForTranslationResponse, error)
+	// RecordTranslations stores translations of one submission version and
+	// fills the translation memory; a repeated call writes nothing new.
+	RecordTranslations(context.Context, *RecordTranslationsRequest) (*RecordTranslationsResponse, error)
+	mustEmbedUnimplementedSubmissionTranslationServiceServer()
+}
+
+// UnimplementedSubmissionTranslationServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedSubmissionTranslationServiceServer struct{}
+
+func (UnimplementedSubmissionTranslationServiceServer) GetTextsForTranslation(context.Context, *GetTextsForTranslationRequest) (*GetTextsForTranslationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTextsForTranslation not implemented")
+}
+func (UnimplementedSubmissionTranslationServiceServer) RecordTranslations(context.Context, *RecordTranslationsRequest) (*RecordTranslationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordTranslations not implemented")
+}
+func (UnimplementedSubmissionTranslationServiceServer) mustEmbedUnimplementedSubmissionTranslationServiceServer() {
+}
+func (UnimplementedSubmissionTranslationServiceServer) testEmbeddedByValue() {}
+
+// UnsafeSubmissionTranslationServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to SubmissionTranslationServiceServer will
+// result in compilation errors.
+type UnsafeSubmissionTranslationServiceServer interface {
+	mustEmbedUnimplementedSubmissionTranslationServiceServer()
+}
+
+func RegisterSubmissionTranslationServiceServer(s grpc.ServiceRegistrar, srv SubmissionTranslationServiceServer) {
+	// If the following call panics, it indicates UnimplementedSubmissionTranslationServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&SubmissionTranslationService_ServiceDesc, srv)
+}
+
+func _SubmissionTranslationService_GetTextsForTranslation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTextsForTranslationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubmissionTranslationServiceServer).GetTextsForTranslation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubmissionTranslationService_GetTextsForTranslation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubmissionTranslationServiceServer).GetTextsForTranslation(ctx, req.(*GetTextsForTranslationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SubmissionTranslationService_RecordTranslations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordTranslationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubmissionTranslationServiceServer).RecordTranslations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubmissionTranslationService_RecordTranslations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubmissionTranslationServiceServer).RecordTranslations(ctx, req.(*RecordTranslationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// SubmissionTranslationService_ServiceDesc is the grpc.ServiceDesc for SubmissionTranslationService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var SubmissionTranslationService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "consulta.submission.v1.SubmissionTranslationService",
+	HandlerType: (*SubmissionTranslationServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "GetTextsForTranslation",
+			Handler:    _SubmissionTranslationService_GetTextsForTranslation_Handler,
+		},
+		{
+			MethodName: "RecordTranslations",
+			Handler:    _SubmissionTranslationService_RecordTranslations_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "consulta/submission/v1/submission.proto",
+}
