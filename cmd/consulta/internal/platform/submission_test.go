@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/consulta-platform/consulta/pkg/auth"
+	"github.com/consulta-platform/consulta/pkg/doctype/doctypetest"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	submissionv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/submission/v1"
 	summaryv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/summary/v1"
@@ -426,7 +427,7 @@ func TestPositionPapers(t *testing.T) {
 			Kind: &consultationv1.Question_FileQuestion{FileQuestion: &consultationv1.FileQuestion{MaxBytes: 1000}}})
 	})
 	ss := submissionv1.NewSubmissionServiceClient(h.grpcConn)
-	pdf := testPDF("Posición", 0)
+	pdf := doctypetest.TextPDF("Posición", 0)
 	up, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: pdf})
 	if err != nil {
 		t.Fatalf("upload a PDF: %v", err)
@@ -435,7 +436,7 @@ func TestPositionPapers(t *testing.T) {
 		t.Errorf("upload: %+v", up)
 	}
 	// A paper of 20 MiB fits in one message; one over 25 MiB is refused by size.
-	large := testPDF("Posición", 20<<20)
+	large := doctypetest.TextPDF("Posición", 20<<20)
 	if _, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: large}); err != nil {
 		t.Errorf("upload 20 MiB: %v", err)
 	}
@@ -464,7 +465,7 @@ func TestPositionPapers(t *testing.T) {
 	if err := submit(strings.Repeat("a", 64)); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "answers[1].file.blob_id") {
 		t.Errorf("a paper that was never uploaded: %v", err)
 	}
-	big := testPDF("Posición", 1000)
+	big := doctypetest.TextPDF("Posición", 1000)
 	upBig, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: big})
 	if err != nil {
 		t.Fatalf("upload a larger PDF: %v", err)
@@ -484,7 +485,7 @@ func TestErasureRemovesAnIndividualsPaper(t *testing.T) {
 			Kind: &consultationv1.Question_FileQuestion{FileQuestion: &consultationv1.FileQuestion{MaxBytes: 1 << 20}}})
 	})
 	ss := submissionv1.NewSubmissionServiceClient(h.grpcConn)
-	pdf := testPDF("Mi documento personal.", 0)
+	pdf := doctypetest.TextPDF("Mi documento personal.", 0)
 	up, err := ss.UploadDocument(context.Background(), &submissionv1.UploadDocumentRequest{ConsultationId: id, Content: pdf})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/consulta-platform/consulta/pkg/doctype/doctypetest"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 )
 
@@ -40,7 +41,7 @@ func TestUploadsAreLimitedPerAddress(t *testing.T) {
 	})
 	path := "/v1/consultations/" + id + "/documents"
 	upload := func(i int) (int, string) {
-		return h.rest(http.MethodPost, path, "", map[string]any{"content": testPDF(fmt.Sprintf("Documento %d", i), 0)}, nil)
+		return h.rest(http.MethodPost, path, "", map[string]any{"content": doctypetest.TextPDF(fmt.Sprintf("Documento %d", i), 0)}, nil)
 	}
 	accepted := 0
 	var code int

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/apperr"
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/blobstore"
+	"github.com/consulta-platform/consulta/pkg/doctype/doctypetest"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
 	"github.com/consulta-platform/consulta/pkg/postgres"
 	"github.com/consulta-platform/consulta/pkg/testenv"
@@ -29,29 +29,6 @@ import (
 func isInvalid(err error) bool {
 	var e *apperr.Error
 	return errors.As(err, &e) && e.Kind == apperr.KindInvalid
-}
-
-// pdfWith is a small valid PDF whose content stream holds text.
-func pdfWith(text string) []byte {
-	objects := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [] /Count 0 >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(text), text),
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	offsets := make([]int, len(objects))
-	for i, o := range objects {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objects)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
-	return b.Bytes()
 }
 
 // documentsFixture is an app with a blob store on disk, a clock the test
@@ -101,7 +78,7 @@ func newDocumentsFixture(t *testing.T) *documentsFixture {
 
 func (f *documentsFixture) upload(t *testing.T, text string) string {
 	t.Helper()
-	doc, err := f.app.Upload(context.Background(), consultationID, pdfWith(text), "192.0.2.1")
+	doc, err := f.app.Upload(context.Background(), consultationID, doctypetest.TextPDF(text, 0), "192.0.2.1")
 	if err != nil {
 		t.Fatalf("upload %q: %v", text, err)
 	}
