@@ -1,74 +1,20 @@
 package platform_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/consulta-platform/consulta/cmd/consulta/internal/platform"
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/events"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
-	"github.com/consulta-platform/consulta/pkg/jobs"
-	"github.com/consulta-platform/consulta/pkg/testenv"
 )
-
-// startPlatformWithTranslator is startPlatform with a machine translator.
-func startPlatformWithTranslator(t *testing.T, translatorURL, apiKey string) *harness {
-	t.Helper()
-	dbURL := testenv.DatabaseURL(t)
-	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobsCfg := jobs.Config{RedisURL: testenv.RedisURL(t), QueuePrefix: testenv.UniqueName(t) + ":"}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	natsURL := testenv.NATS(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, platform.Config{
-		SigningKey:        testSigningKey,
-		DisableRateLimits: true,
-		Services:          platform.AllServices,
-		DatabaseURL:       dbURL,
-		RedisURL:          jobsCfg.RedisURL,
-		NATSURL:           natsURL,
-		GRPCAddr:          "127.0.0.1:0",
-		HTTPAddr:          "127.0.0.1:0",
-		Auth:              auth.VerifierConfig{JWKS: key.JWKS(), Issuer: auth.DevIssuer, Audience: auth.DevAudience},
-		JobQueuePrefix:    jobsCfg.QueuePrefix,
-		JobPollInterval:   100 * time.Millisecond,
-		TranslatorURL:     translatorURL,
-		TranslatorAPIKey:  apiKey,
-		Migrate:           true,
-		Logger:            log,
-	})
-	if err != nil {
-		cancel()
-		t.Fatalf("platform.New: %v", err)
-	}
-	h := &harness{t: t, base: "http://" + p.HTTPAddr(), natsURL: natsURL, key: key, jobs: jobsCfg, cancel: cancel, done: make(chan error, 1)}
-	go func() { h.done <- p.Run(ctx) }()
-	t.Cleanup(h.stop)
-	if h.grpcConn, err = grpc.NewClient(p.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
-		t.Fatal(err)
-	}
-	if h.pool, err = pgxpool.New(context.Background(), dbURL); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 // libreTranslate is a LibreTranslate-compatible server that "translates" by
 // prefixing the target language: "Datos" into en is "[en] Datos".
@@ -115,7 +61,7 @@ func libreTranslate(t *testing.T, apiKey string) (*httptest.Server, *atomic.Int6
 func TestConsultationTranslatedOnPublish(t *testing.T) {
 	t.Parallel()
 	translator, calls := libreTranslate(t, "test-key")
-	h := startPlatformWithTranslator(t, translator.URL, "test-key")
+	h := startPlatformWith(t, func(c *platformConfig) { c.TranslatorURL, c.TranslatorAPIKey = translator.URL, "test-key" })
 	h.assignCoLeads("data_governance", "BR", "ES")
 	api := consultationv1.NewConsultationServiceClient(h.grpcConn)
 	ctx := h.grpcCtx(h.token(auth.RoleColead, "ES", "colead-es"))
