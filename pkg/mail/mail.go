@@ -2,7 +2,7 @@
 // optional HTML alternative, and for notifications the List-Unsubscribe
 // headers of RFC 2369 and RFC 8058) and a Sender that delivers it. SMTP is
 // the Sender here, through github.com/wneessen/go-mail; the services that
-// send mail (confirmation links today, digests and receipts later) depend
+// send mail (confirmation links and receipts today, digests later) depend
 // on the Sender interface only.
 package mail
 

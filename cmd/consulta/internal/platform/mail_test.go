@@ -23,7 +23,8 @@ import (
 // reaches an SMTP server (the catcher of consulta dev) with Date, a
 // Message-ID at the public host, From, To and Subject, no List-Unsubscribe
 // (it is transactional), its text and an HTML alternative; the link in it
-// confirms the submission; and the queue is empty afterwards.
+// confirms the submission; the receipt mail follows the confirmation; and
+// the queue is empty afterwards.
 func TestConfirmationMailIsDelivered(t *testing.T) {
 	t.Parallel()
 	catcher, err := devmail.Start(devmail.Options{Dir: filepath.Join(t.TempDir(), "mail"), SMTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"})
@@ -119,7 +120,21 @@ func TestConfirmationMailIsDelivered(t *testing.T) {
 		confirmed.GetSubmission().GetStatus() == submissionv1.SubmissionStatus_SUBMISSION_STATUS_PENDING_CONFIRMATION {
 		t.Errorf("confirmed: %v, %v", confirmed.GetSubmission().GetId(), confirmed.GetSubmission().GetStatus())
 	}
-	if n := countRows(t, h.pool, "submission.mail_outbox"); n != 0 {
-		t.Errorf("%d messages still queued after delivery", n)
+	// Once the address is confirmed, the receipt follows (in the
+	// submission's language), and then the queue is empty.
+	mails := caughtMails(t, catcher.Dir(), 2)
+	receipt := mails[1]
+	if receipt.subject == mails[0].subject || strings.Contains(receipt.subject, "Confirm") {
+		receipt = mails[0]
 	}
+	if r := confirmed.GetSubmission().GetReceipt(); receipt.subject != "Su recibo: contribución recibida" ||
+		r.GetReceiptId() == "" || !strings.Contains(receipt.text, r.GetReceiptId()) {
+		t.Errorf("the receipt mail after confirmation: %q\n%s", receipt.subject, receipt.text)
+	}
+	eventually(t, 10*time.Second, "the queue is empty after delivery", func() error {
+		if n := countRows(t, h.pool, "submission.mail_outbox"); n != 0 {
+			return fmt.Errorf("%d messages still queued", n)
+		}
+		return nil
+	})
 }

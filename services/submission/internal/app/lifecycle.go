@@ -103,7 +103,7 @@ func (a *App) Update(ctx context.Context, p auth.Principal, id string, version i
 		sub.Version++
 		sub.UpdatedAt = now
 		ev, err := submissionEvent(events.SubmissionUpdated, *sub, now)
-		return store.Change{Events: []*eventsv1.Envelope{ev}, NewVersion: true}, err
+		return store.Change{Events: []*eventsv1.Envelope{ev}, NewVersion: true, ReceiptMail: a.receiptMail(receiptUpdated)}, err
 	})
 }
 
@@ -122,7 +122,8 @@ func (a *App) Withdraw(ctx context.Context, p auth.Principal, id, secret string)
 		sub.WithdrawnAt, sub.UpdatedAt = now, now
 		sub.Version++
 		ev, err := submissionEvent(events.SubmissionWithdrawn, *sub, now)
-		return store.Change{Events: []*eventsv1.Envelope{ev}, NewVersion: true, Withdrawn: true}, err
+		return store.Change{Events: []*eventsv1.Envelope{ev}, NewVersion: true, Withdrawn: true,
+			ReceiptMail: a.receiptMail(receiptWithdrawn)}, err
 	})
 }
 
@@ -146,7 +147,9 @@ func (a *App) Confirm(ctx context.Context, token string) (domain.Submission, err
 		sub.ConfirmedAt = now
 		sub.UpdatedAt = now
 		ev, err := submissionEvent(events.SubmissionConfirmed, *sub, now)
-		return store.Change{Events: []*eventsv1.Envelope{ev}}, err
+		// The address is confirmed now: the receipt of the version
+		// accepted goes to it.
+		return store.Change{Events: []*eventsv1.Envelope{ev}, ReceiptMail: a.receiptMail(receiptReceived)}, err
 	})
 }
 

@@ -95,7 +95,13 @@ func (a *App) Submit(ctx context.Context, p auth.Principal, req SubmitRequest) (
 	if err != nil {
 		return Submitted{}, err
 	}
-	stored, existing, err := a.store.CreateSubmission(ctx, sub, store.Change{Events: []*eventsv1.Envelope{ev}, Mail: mail, NewVersion: true})
+	ch := store.Change{Events: []*eventsv1.Envelope{ev}, Mail: mail, NewVersion: true}
+	if mail == nil {
+		// A submission awaiting confirmation gets its receipt once its
+		// address is confirmed (Confirm), not before.
+		ch.ReceiptMail = a.receiptMail(receiptReceived)
+	}
+	stored, existing, err := a.store.CreateSubmission(ctx, sub, ch)
 	if err != nil {
 		return Submitted{}, err
 	}

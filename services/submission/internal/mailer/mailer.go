@@ -1,5 +1,5 @@
 // Package mailer sends the mail the submission service queues in its
-// mail_outbox table (confirmation links). The queue lives in the service's
+// mail_outbox table (confirmation links, receipts). The queue lives in the service's
 // own schema because the messages hold email addresses, which must not leave
 // it; a sent message is deleted, a failed one retried with backoff.
 //
@@ -98,7 +98,7 @@ func (m *Mailer) message(x queued) mail.Message {
 // Run sends queued mail until ctx is cancelled.
 func (m *Mailer) Run(ctx context.Context) error {
 	if m.sender == nil {
-		m.log.Warn("mailer: no SMTP server configured; confirmation mail stays queued")
+		m.log.Warn("mailer: no SMTP server configured; mail to submitters stays queued")
 		<-ctx.Done()
 		return nil
 	}

@@ -32,6 +32,12 @@ type Change struct {
 	NewVersion bool
 	// Withdrawn marks that new version as the one that withdrew it.
 	Withdrawn bool
+	// ReceiptMail, when set, makes the mail that carries the receipt of
+	// the submission's current version to its submitter (nil: no mail). It
+	// is called inside the transaction, once that receipt exists, with sub
+	// holding the receipt and its key, so the mail is queued in the same
+	// transaction as the change it reports; it must do no I/O.
+	ReceiptMail func(sub domain.Submission) *Mail
 }
 
 const submissionColumns = `id, consultation_id, stakeholder_type, country, region, organisation_name, person_name,
@@ -157,15 +163,58 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, sub *domain.Submission, c
 		}
 		sub.ReceiptKey = key
 	}
-	if ch.Mail != nil {
-		_, err := tx.Exec(ctx, `INSERT INTO submission.mail_outbox (id, to_address, subject, body) VALUES ($1,$2,$3,$4)`,
-			uuid.Must(uuid.NewV7()), ch.Mail.To, ch.Mail.Subject, ch.Mail.Body)
-		if err != nil {
-			return fmt.Errorf("queue mail: %w", err)
+	if err := queueMail(ctx, tx, ch.Mail); err != nil {
+		return err
+	}
+	if ch.ReceiptMail != nil {
+		if sub.Receipt == nil {
+			// A change without a new version (a confirmation) mails the
+			// receipt its latest version already has.
+			if err := receiptWithKey(ctx, tx, sub); err != nil {
+				return err
+			}
+		}
+		if sub.Receipt != nil {
+			if err := queueMail(ctx, tx, ch.ReceiptMail(*sub)); err != nil {
+				return err
+			}
 		}
 	}
 	// The answers are what can make a submission's event large.
 	return outbox.WithField(outbox.Add(ctx, tx, Schema, ch.Events...), "answers", "the answers are")
+}
+
+// queueMail adds m, when there is one, to the mail outbox in tx.
+func queueMail(ctx context.Context, tx pgx.Tx, m *Mail) error {
+	if m == nil {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO submission.mail_outbox (id, to_address, subject, body) VALUES ($1,$2,$3,$4)`,
+		uuid.Must(uuid.NewV7()), m.To, m.Subject, m.Body)
+	if err != nil {
+		return fmt.Errorf("queue mail: %w", err)
+	}
+	return nil
+}
+
+// receiptWithKey loads, through tx, the receipt of sub's latest version
+// that has one, and its key; sub.Receipt stays nil when there is none.
+func receiptWithKey(ctx context.Context, tx pgx.Tx, sub *domain.Submission) error {
+	r, err := scanReceipt(tx.QueryRow(ctx, `SELECT `+receiptColumns+` FROM submission.receipts
+		WHERE submission_id = $1 AND version <= $2 ORDER BY version DESC LIMIT 1`, sub.ID, sub.Version))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("receipt of %s v%d: %w", sub.ID, sub.Version, err)
+	}
+	sub.Receipt = &r
+	err = tx.QueryRow(ctx, `SELECT receipt_key FROM submission.submission_versions WHERE submission_id = $1 AND version = $2`,
+		sub.ID, r.Version).Scan(&sub.ReceiptKey)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("receipt key of %s v%d: %w", sub.ID, r.Version, err)
+	}
+	return nil
 }
 
 // appendReceipt adds the receipt of v at the end of its consultation's
