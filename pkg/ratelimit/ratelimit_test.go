@@ -127,11 +127,12 @@ func TestRefill(t *testing.T) {
 }
 
 // TestRefillServerClock runs without Limiter.Now: the script reads Redis's
-// TIME.
+// TIME. The interval (one token a second) is long next to the time three
+// calls take on a loaded machine, so the burst is all that is allowed at once.
 func TestRefillServerClock(t *testing.T) {
 	t.Parallel()
 	lim, _, _ := setup(t)
-	l := Limit{Name: "server clock", Rate: 10, Per: 200 * time.Millisecond, Burst: 2} // one per 20ms
+	l := Limit{Name: "server clock", Rate: 1, Per: time.Second, Burst: 2}
 	if got := allowed(t, lim, l, "k", 3); got != 2 {
 		t.Fatalf("%d of 3 allowed at once, want 2", got)
 	}
@@ -140,10 +141,10 @@ func TestRefillServerClock(t *testing.T) {
 	if !errors.As(err, &ex) {
 		t.Fatalf("Allow = %v, want *Exceeded", err)
 	}
-	if ex.RetryAfter <= 0 || ex.RetryAfter > 20*time.Millisecond {
-		t.Fatalf("RetryAfter = %v, want in (0, 20ms]", ex.RetryAfter)
+	if ex.RetryAfter <= 0 || ex.RetryAfter > time.Second {
+		t.Fatalf("RetryAfter = %v, want in (0, 1s]", ex.RetryAfter)
 	}
-	time.Sleep(ex.RetryAfter + 2*time.Millisecond)
+	time.Sleep(ex.RetryAfter + 10*time.Millisecond)
 	if got := allowed(t, lim, l, "k", 1); got != 1 {
 		t.Fatalf("refused after waiting RetryAfter")
 	}
