@@ -9,6 +9,7 @@
 //	consulta audit     check the chain of receipts of a consultation, or a
 //	                   submitter's receipt against their content and key
 //	consulta outbox    list and replay the outbox's dead letters
+//	consulta jobs      list the worker's failed jobs with their reason
 //
 // This package reads flags and the environment and wires; the work is done in
 // cmd/consulta/internal/platform and services/.
@@ -52,6 +53,8 @@ Usage:
                                      check that your receipt commits to your content
   consulta outbox dead-letters|replay --schema SCHEMA
                                      list and replay events the relay set aside
+  consulta jobs failed [--redis-url URL] [--queue-prefix PREFIX]
+                                     list failed jobs with the error of their last run
 
 Run "consulta <command> -h" for the flags of a command.
 `
@@ -79,6 +82,8 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAudit(ctx, rest, stdout, stderr)
 	case "outbox":
 		return runOutbox(ctx, rest, stdout, stderr)
+	case "jobs":
+		return runJobs(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
