@@ -150,8 +150,6 @@ func platformConfigFromEnv(lookup func(string) (string, bool)) (platform.Config,
 		SubmissionAddr:   e.str("CONSULTA_SUBMISSION_ADDR", ""),
 		SummaryAddr:      e.str("CONSULTA_SUMMARY_ADDR", ""),
 		JobQueuePrefix:   e.str("CONSULTA_QUEUE_PREFIX", ""),
-		TranslatorURL:    e.str("CONSULTA_TRANSLATOR_URL", ""),
-		TranslatorAPIKey: e.str("CONSULTA_TRANSLATOR_API_KEY", ""),
 		Translator:       translatorFromEnv(e),
 		Migrate:          e.boolean("CONSULTA_MIGRATE", false),
 		Auth: auth.VerifierConfig{

@@ -131,13 +131,10 @@ type Config struct {
 	// Redis (default worker.DefaultReconcileInterval).
 	ReconcileInterval time.Duration
 	DigestLeads       []time.Duration
-	// Translator chooses the worker's machine translation (Provider empty:
-	// none, and texts wait for a co-lead's review).
+	// Translator chooses the worker's machine translation. Provider empty:
+	// LibreTranslate when its URL is set, else none, and texts wait for a
+	// co-lead's review.
 	Translator worker.TranslatorConfig
-	// TranslatorURL is the base URL of a LibreTranslate-compatible API;
-	// when set and Translator names no provider, LibreTranslate is used.
-	TranslatorURL    string
-	TranslatorAPIKey string
 
 	// Migrate applies pending migrations of the selected services at start.
 	Migrate bool
@@ -163,7 +160,7 @@ type Config struct {
 	// of its own), which suits monolithic mode.
 	ServiceKey []byte
 	// TranslatorOverride, when set, is the worker's machine translation
-	// instead of the one Translator and TranslatorURL choose (tests give a
+	// instead of the one Translator chooses (tests give a
 	// deterministic one).
 	TranslatorOverride worker.Translator
 	// PublicURL is the base of the links in mails.
@@ -254,9 +251,6 @@ func New(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	translator := cfg.TranslatorOverride
 	if cfg.runs(worker.Name) && translator == nil {
 		tc := cfg.Translator
-		if tc.LibreTranslateURL == "" {
-			tc.LibreTranslateURL, tc.LibreTranslateKey = cfg.TranslatorURL, cfg.TranslatorAPIKey
-		}
 		if tc.Provider == "" && tc.LibreTranslateURL != "" {
 			tc.Provider = "libretranslate"
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/consulta-platform/consulta/pkg/auth"
 	"github.com/consulta-platform/consulta/pkg/events"
 	consultationv1 "github.com/consulta-platform/consulta/pkg/gen/consulta/consultation/v1"
+	"github.com/consulta-platform/consulta/services/worker"
 )
 
 // libreTranslate is a LibreTranslate-compatible server that "translates" by
@@ -61,7 +62,9 @@ func libreTranslate(t *testing.T, apiKey string) (*httptest.Server, *atomic.Int6
 func TestConsultationTranslatedOnPublish(t *testing.T) {
 	t.Parallel()
 	translator, calls := libreTranslate(t, "test-key")
-	h := startPlatformWith(t, func(c *platformConfig) { c.TranslatorURL, c.TranslatorAPIKey = translator.URL, "test-key" })
+	h := startPlatformWith(t, func(c *platformConfig) {
+		c.Translator = worker.TranslatorConfig{LibreTranslateURL: translator.URL, LibreTranslateKey: "test-key"}
+	})
 	h.assignCoLeads("data_governance", "BR", "ES")
 	api := consultationv1.NewConsultationServiceClient(h.grpcConn)
 	ctx := h.grpcCtx(h.token(auth.RoleColead, "ES", "colead-es"))
