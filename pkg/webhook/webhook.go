@@ -31,6 +31,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/consulta-platform/consulta/pkg/retryafter"
 )
 
 // Header names of a call.
@@ -269,21 +271,6 @@ func (s *Sender) attempt(ctx context.Context, ep Endpoint, body []byte) (int, ti
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp.StatusCode, 0, nil
 	}
-	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), s.cfg.Now()),
+	return resp.StatusCode, retryafter.Parse(resp.Header.Get("Retry-After"), s.cfg.Now(), s.cfg.MaxRetryAfter),
 		&StatusError{StatusCode: resp.StatusCode, Body: string(head)}
-}
-
-// retryAfter reads a Retry-After value: seconds, or an HTTP date; 0 when
-// absent or unreadable.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/consulta-platform/consulta/pkg/retryafter"
 )
 
 // Error is a failed provider call, classified for the job that made it:
@@ -84,36 +85,13 @@ func statusError(provider string, resp *http.Response, message string, now time.
 		Provider:   provider,
 		StatusCode: resp.StatusCode,
 		Permanent:  permanentStatus(resp.StatusCode),
-		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), now),
+		RetryAfter: retryafter.Parse(resp.Header.Get("Retry-After"), now, maxRetryAfter),
 		Message:    message,
 	}
 }
 
 // maxRetryAfter bounds a provider's Retry-After: a day at most.
 const maxRetryAfter = 24 * time.Hour
-
-// ParseRetryAfter reads a Retry-After header, seconds ("120") or an HTTP
-// date, as a duration from now; 0 when absent, unreadable or past, and at
-// most a day.
-func ParseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		if s > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		d = time.Duration(s) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
-}
 
 // IsPermanent reports whether err, from a Translator, will not go away by
 // itself: the job that got it should not be retried.

@@ -349,20 +349,6 @@ func TestProviderErrors(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Now()
-	for in, want := range map[string]time.Duration{
-		"": 0, "0": 0, "-5": 0, "30": 30 * time.Second, "abc": 0, "9999999": 24 * time.Hour,
-		now.Add(90 * time.Second).UTC().Format(http.TimeFormat): 89 * time.Second, // the date has whole seconds
-		now.Add(-time.Hour).UTC().Format(http.TimeFormat):       0,
-	} {
-		got := translate.ParseRetryAfter(in, now)
-		if got < want || got > want+time.Second {
-			t.Errorf("ParseRetryAfter(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 func TestNew(t *testing.T) {
 	for _, c := range []struct {
 		cfg      translate.Config
